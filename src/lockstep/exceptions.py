@@ -1,0 +1,60 @@
+"""Errors that Lockstep raises on purpose.
+
+Every error a user can cause (a bad file, a wrong option, a workspace of another version)
+is a :class:`LockstepError`; the CLI prints its message on one line and exits non-zero,
+without a traceback unless ``--debug`` is given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "LockstepError",
+    "UsageError",
+    "WorkspaceError",
+    "SchemaVersionError",
+    "RowError",
+    "BadInputError",
+]
+
+
+class LockstepError(Exception):
+    """Base class of all errors a user can cause; the message says what to do."""
+
+
+class UsageError(LockstepError):
+    """An option or argument that cannot work (unknown format, missing platform, ...)."""
+
+
+class WorkspaceError(LockstepError):
+    """The workspace directory is missing, damaged or not a Lockstep workspace."""
+
+
+class SchemaVersionError(WorkspaceError):
+    """The workspace was written by a Lockstep with another schema version."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad input row: where it is and why it was refused."""
+
+    file: str
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.reason}"
+
+
+class BadInputError(LockstepError):
+    """A file was refused whole; ``errors`` lists the first bad rows (``file:line: reason``)."""
+
+    def __init__(self, file: str, errors: list[RowError], total: int | None = None,
+                 hint: str = "") -> None:
+        self.file = file
+        self.errors = errors
+        self.total = total if total is not None else len(errors)
+        first = str(errors[0]) if errors else file
+        more = f" (and {self.total - 1} more bad rows)" if self.total > 1 else ""
+        super().__init__(f"{first}{more}; nothing from this file was loaded{hint}")

@@ -1,0 +1,282 @@
+"""Ingest: read files in any supported format into a workspace, whole or not at all.
+
+For each source file: load it into a DuckDB staging table (the generic format through DuckDB's
+own readers, the platform formats through their readers' Arrow chunks), type and validate it
+with :func:`~lockstep.ingest.transform.typed_select`, refuse it (default) or set its bad rows
+aside (``skip_bad_rows``), drop rows whose key is already stored or repeated in the file, write
+Parquet into ``.staging/`` and commit it with :meth:`Workspace.commit`.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from lockstep.exceptions import BadInputError, RowError, UsageError
+from lockstep.ingest.base import TABLES
+from lockstep.ingest.generic import GenericReader, generic_sources
+from lockstep.ingest.registry import detect_format, get_reader
+from lockstep.ingest.transform import install_transform_functions, typed_select
+from lockstep.schema import TABLE_COLUMNS, TABLE_KEYS
+from lockstep.urls import install_url_functions
+from lockstep.workspace import Workspace
+
+__all__ = ["ingest", "write_report", "FileReport", "IngestReport", "MAX_REPORTED_ERRORS"]
+
+MAX_REPORTED_ERRORS = 20
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class FileReport:
+    """What happened to one source file."""
+
+    source: str
+    table: str
+    format: str
+    status: str  # loaded | unchanged | refused
+    rows_read: int = 0
+    rows_added: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejects_file: str | None = None
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one :func:`ingest` call; ``files`` in the order they were read."""
+
+    ingest_id: str
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def rows_added(self) -> int:
+        return sum(f.rows_added for f in self.files)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ingest_id": self.ingest_id, "files": [asdict(f) for f in self.files]}
+
+
+def _sources(path: Path, fmt: str) -> list[tuple[str, str, Path]]:
+    """``(format, table, file)`` for one path given on the command line."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    name = detect_format(path) if fmt == "auto" else fmt
+    if name == "generic":
+        return [("generic", t, f) for t, f in generic_sources(path)]
+    get_reader(name)  # validates the name
+    if path.is_dir():
+        return [(name, "*", f) for f in sorted(path.iterdir()) if f.is_file()
+                and not f.name.startswith(".")]
+    return [(name, "*", path)]
+
+
+def ingest(workspace: Workspace, paths: Sequence[str | Path], *, fmt: str = "auto",
+           platform: str | None = None, skip_bad_rows: bool = False,
+           progress: Progress | None = None, memory_limit: str = "1GB") -> IngestReport:
+    """Read ``paths`` into ``workspace``; each file is committed whole or not at all.
+
+    Parameters
+    ----------
+    workspace : Workspace
+        Where the data goes.
+    paths : sequence of paths
+        Files, or directories (a generic dataset, or a folder of one format's files).
+    fmt : str
+        A name from :data:`lockstep.ingest.registry.FORMATS`, or ``"auto"``.
+    platform : str, optional
+        Platform of rows that carry none (e.g. a generic file without a platform column).
+    skip_bad_rows : bool
+        Load the good rows and write the bad ones to ``reports/<ingest>-rejects.csv``
+        instead of refusing the file.
+    progress : callable, optional
+        ``progress(message, done, total)`` after each step.
+
+    Returns
+    -------
+    IngestReport
+        One :class:`FileReport` per file. Raises :class:`BadInputError` for the first file
+        refused (files before it stay loaded; nothing of it is).
+    """
+    ingest_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    report = IngestReport(ingest_id)
+    sources = [s for p in paths for s in _sources(Path(p), fmt)]
+    total = len(sources) * 3
+    step = 0
+
+    def tick(msg: str) -> None:
+        nonlocal step
+        step += 1
+        if progress:
+            progress(msg, step, total)
+
+    with workspace.lock():
+        for name, table, path in sources:
+            stage = workspace.staging_dir()
+            con = duckdb.connect()
+            try:
+                con.execute(f"SET memory_limit = '{memory_limit}'; SET TimeZone = 'UTC'; "
+                            f"SET temp_directory = '{(stage / 'tmp').as_posix()}'; "
+                            "SET preserve_insertion_order = true")
+                install_url_functions(con)
+                install_transform_functions(con)
+                started = time.perf_counter()
+                tick(f"reading {path.name}")
+                loaded = _load(con, name, table, path, platform)
+                tick(f"checking {path.name}")
+                for tbl, columns, parse_rejects in loaded:
+                    fr = _store(workspace, con, stage, ingest_id, name, tbl, path, columns,
+                                parse_rejects, platform, skip_bad_rows)
+                    fr.seconds = round(time.perf_counter() - started, 3)
+                    report.files.append(fr)
+                tick(f"stored {path.name}")
+            finally:
+                con.close()
+                import shutil
+
+                shutil.rmtree(stage, ignore_errors=True)
+    return report
+
+
+def _load(con: duckdb.DuckDBPyConnection, name: str, table: str, path: Path,
+          platform: str | None) -> list[tuple[str, dict[str, str], list[RowError]]]:
+    """Fill staging tables ``raw_<table>``; return (table, column types, parser rejects)."""
+    if name == "generic":
+        cols, rejects = GenericReader().load(con, f"raw_{table}", path, table)
+        return [(table, _column_types(con, f"raw_{table}"), rejects)]
+    reader = get_reader(name)
+    seen: dict[str, bool] = {}
+    for chunk in reader.read(path, platform=platform):
+        if chunk.table not in TABLES:
+            raise UsageError(f"reader {name} produced unknown table {chunk.table!r}")
+        target = f"raw_{chunk.table}"
+        data = chunk.data
+        if "_line" not in data.column_names:
+            data = data.append_column("_line", pa.nulls(len(data), pa.int64()))
+        con.register("chunk_view", data)
+        if chunk.table not in seen:
+            con.execute(f"CREATE TEMP TABLE {target} AS SELECT * FROM chunk_view")
+            seen[chunk.table] = True
+        else:
+            con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM chunk_view")
+        con.unregister("chunk_view")
+    if not seen:
+        raise BadInputError(str(path), [RowError(str(path), None, f"no rows found for format {name}")])
+    return [(t, _column_types(con, f"raw_{t}"), []) for t in TABLES if t in seen]
+
+
+def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    return {n: t for n, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id: str,
+           fmt: str, table: str, path: Path, columns: dict[str, str],
+           parse_rejects: list[RowError], platform: str | None, skip_bad_rows: bool
+           ) -> FileReport:
+    if "platform" not in columns and not platform:
+        raise UsageError(f"{path}: the {table} table has no platform column; pass --platform "
+                         "(e.g. --platform facebook)")
+    fr = FileReport(str(path), table, fmt, "loaded")
+    con.execute(f"CREATE TEMP TABLE typed AS {typed_select(table, f'raw_{table}', columns, platform)}")
+    fr.rows_read = con.execute("SELECT count(*) FROM typed").fetchone()[0] + len(parse_rejects)
+    n_bad = con.execute("SELECT count(*) FROM typed WHERE _err IS NOT NULL").fetchone()[0]
+    fr.rejected = n_bad + len(parse_rejects)
+    if fr.rejected:
+        limit = None if skip_bad_rows else MAX_REPORTED_ERRORS
+        errors = _row_errors(con, fmt, path, parse_rejects, limit)
+        fr.errors = [str(e) for e in errors[:MAX_REPORTED_ERRORS]]
+        if not skip_bad_rows:
+            fr.status = "refused"
+            raise BadInputError(str(path), errors[:MAX_REPORTED_ERRORS], total=fr.rejected,
+                                hint="; fix those rows or pass --skip-bad-rows")
+        fr.rejects_file = str(_write_rejects(ws, ingest_id, path, table, con, errors))
+    keys = TABLE_KEYS[table]
+    stored = [c for c, _ in TABLE_COLUMNS[table] if c != "ingest_id"]
+    key_eq = " AND ".join(f"e.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
+    existing = ws.table_sql(table) if ws.files(table) else None
+    dup_in_file = con.execute(
+        f"SELECT count(*) - count(DISTINCT ({', '.join(keys)})) FROM typed WHERE _err IS NULL"
+    ).fetchone()[0]
+    where = "t._err IS NULL"
+    if existing:
+        con.execute(f"CREATE TEMP VIEW existing AS SELECT {', '.join(keys)} FROM ({existing})")
+        where += f" AND NOT EXISTS (SELECT 1 FROM existing e WHERE {key_eq})"
+    qualify = (f" QUALIFY row_number() OVER (PARTITION BY {', '.join('t.' + k for k in keys)} "
+               "ORDER BY t._ord) = 1") if dup_in_file else ""
+    out = stage / table
+    select = (f"SELECT {', '.join('t.' + c for c in stored)}, {_lit(ingest_id)} AS ingest_id, "
+              f"t.platform FROM typed t WHERE {where}{qualify}")
+    added = con.execute(
+        f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, PARTITION_BY (platform), "
+        "COMPRESSION zstd, ROW_GROUP_SIZE 122880)").fetchone()[0]
+    fr.rows_added = int(added)
+    fr.duplicates = fr.rows_read - fr.rejected - fr.rows_added
+    staged = []
+    if out.exists():
+        for f in sorted(out.rglob("*.parquet")):
+            staged.append((f.parent.name.split("=", 1)[1], f))
+    if not fr.rows_added:
+        fr.status = "unchanged"
+    record = {"ingest_id": ingest_id, "source": str(path), "format": fmt,
+              "rows_read": fr.rows_read, "rows_added": fr.rows_added,
+              "duplicates": fr.duplicates, "rejected": fr.rejected,
+              "rejects_file": fr.rejects_file}
+    ws.commit(table, staged, record)
+    con.execute("DROP TABLE typed")
+    if existing:
+        con.execute("DROP VIEW existing")
+    return fr
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _row_errors(con: duckdb.DuckDBPyConnection, fmt: str, path: Path,
+                parse_rejects: list[RowError], limit: int | None) -> list[RowError]:
+    lim = f"LIMIT {limit}" if limit else ""
+    rows = con.execute(f"SELECT _ord, _line, _err FROM typed WHERE _err IS NOT NULL "
+                       f"ORDER BY _ord {lim}").fetchall()
+    if fmt == "generic":
+        rejected_lines = {e.line for e in parse_rejects if e.line is not None}
+        lines = GenericReader().lines_of(path, [r[0] for r in rows], rejected_lines)
+        errs = [RowError(str(path), lines.get(o), reason) for o, _, reason in rows]
+    else:
+        errs = [RowError(str(path), line, reason) for _, line, reason in rows]
+    merged = sorted(errs + parse_rejects, key=lambda e: (e.line is None, e.line or 0))
+    return merged if limit is None else merged[:limit]
+
+
+def _write_rejects(ws: Workspace, ingest_id: str, path: Path, table: str,
+                   con: duckdb.DuckDBPyConnection, errors: list[RowError]) -> Path:
+    """Write every rejected row (line, reason) to ``reports/<ingest>-<file>-rejects.csv``."""
+    rdir = ws.path / "reports"
+    rdir.mkdir(exist_ok=True)
+    out = rdir / f"{ingest_id}-{path.name}-rejects.csv"
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "line", "reason"])
+        for e in errors:
+            w.writerow([e.file, e.line if e.line is not None else "", e.reason])
+    return out
+
+
+def write_report(ws: Workspace, report: IngestReport) -> Path:
+    """Save ``report`` as ``reports/<ingest>.json`` and return its path."""
+    rdir = ws.path / "reports"
+    rdir.mkdir(exist_ok=True)
+    out = rdir / f"{report.ingest_id}.json"
+    out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+    return out
+
+
+

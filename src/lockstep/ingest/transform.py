@@ -1,0 +1,207 @@
+"""SQL that turns a loaded generic table (all text) into typed, validated canonical rows.
+
+Every reader's output passes through here, so timestamps, lists, URLs and the checks that
+make a row bad are defined once. The result has the stored columns of
+:data:`lockstep.schema.TABLE_COLUMNS` plus ``platform``, ``_ord`` (record order), ``_line``
+(when the reader knew it) and ``_err`` (why the row is bad, null when it is fine).
+"""
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lockstep.ingest.base import GENERIC_COLUMNS, LIST_COLUMNS, REQUIRED_COLUMNS
+from lockstep.schema import TABLE_COLUMNS
+from lockstep.urls import registered_domain
+
+__all__ = ["install_transform_functions", "typed_select", "KNOWN_EXTENSIONS"]
+
+#: Extension columns with a meaning; any other unknown column goes into ``extra`` (JSON).
+KNOWN_EXTENSIONS = {"ts_precision", "client_timestamp", "domains", "object_ids"}
+_LIST_EXTENSIONS = {"domains", "object_ids"}
+
+_MACROS = r"""
+CREATE OR REPLACE MACRO lockstep_parse_ts(s) AS
+    CASE
+        WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(s, '[+-]?[0-9]{1,12}')
+            THEN make_timestamp(CAST(s AS BIGINT) * 1000000)::TIMESTAMPTZ
+        WHEN regexp_full_match(s, '[+-]?[0-9]{0,12}\.[0-9]+')
+            THEN make_timestamp(CAST(round(CAST(s AS DECIMAL(24, 6)) * 1000000) AS BIGINT))::TIMESTAMPTZ
+        ELSE try_cast(s AS TIMESTAMPTZ)
+    END;
+CREATE OR REPLACE MACRO lockstep_ts_precision(s) AS
+    CASE
+        WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(s, '[+-]?[0-9]+') THEN 's'
+        WHEN regexp_full_match(s, '[+-]?[0-9]*\.[0-9]{1,3}') THEN 'ms'
+        WHEN regexp_full_match(s, '[+-]?[0-9]*\.[0-9]+') THEN 'us'
+        WHEN regexp_matches(s, '[T ][0-9]{1,2}:[0-9]{2}:[0-9]{2}[.,][0-9]{4,}') THEN 'us'
+        WHEN regexp_matches(s, '[T ][0-9]{1,2}:[0-9]{2}:[0-9]{2}[.,][0-9]') THEN 'ms'
+        WHEN regexp_matches(s, '[T ][0-9]{1,2}:[0-9]{2}:[0-9]{2}') THEN 's'
+        WHEN regexp_matches(s, '[T ][0-9]{1,2}:[0-9]{2}') THEN 'min'
+        ELSE 'day'
+    END;
+CREATE OR REPLACE MACRO lockstep_ts_ok(t) AS
+    t IS NOT NULL AND t >= TIMESTAMPTZ '1970-01-01 00:00:00+00'
+    AND t < TIMESTAMPTZ '2100-01-01 00:00:00+00';
+"""
+
+
+def _domains_udf(hosts: pa.Array) -> pa.Array:
+    """Arrow UDF: list of hosts -> list of registered domains (nulls stay null)."""
+    if isinstance(hosts, pa.ChunkedArray):
+        hosts = hosts.combine_chunks()
+    flat = hosts.flatten()
+    enc = pc.dictionary_encode(flat)
+    dictionary = enc.dictionary.to_pylist()
+    mapped = pa.array([registered_domain(h) for h in dictionary], pa.string())
+    values = mapped.take(enc.indices)
+    return pa.ListArray.from_arrays(hosts.offsets, values, mask=hosts.is_null())
+
+
+def install_transform_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the timestamp macros and the ``lockstep_domains`` UDF on ``con``."""
+    con.execute(_MACROS)
+    try:
+        con.create_function("lockstep_domains", _domains_udf,
+                            [duckdb.list_type(duckdb.sqltype("VARCHAR"))],
+                            duckdb.list_type(duckdb.sqltype("VARCHAR")), type="arrow",
+                            null_handling="special", side_effects=False)
+    except duckdb.Error:  # already defined on this connection
+        pass
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def typed_select(table: str, source: str, columns: dict[str, str],
+                 platform: str | None) -> str:
+    """SELECT typing and validating ``source`` (a staging table) as canonical ``table`` rows.
+
+    ``columns`` maps each column present in the source to its DuckDB type (``VARCHAR`` or
+    ``VARCHAR[]``); ``platform`` fills rows whose platform is empty.
+    """
+    present = set(columns)
+
+    def s(col: str, trim: bool = True) -> str:
+        if col not in present:
+            return "CAST(NULL AS VARCHAR)"
+        return f"NULLIF(trim({_q(col)}), '')" if trim else f"NULLIF({_q(col)}, '')"
+
+    def lst(col: str) -> str:
+        if col not in present:
+            return "CAST(NULL AS VARCHAR[])"
+        if columns[col].endswith("[]"):
+            inner = f"list_filter({_q(col)}, lambda x: x IS NOT NULL AND trim(x) <> '')"
+        else:
+            inner = (f"CASE WHEN {_q(col)} IS NULL OR trim({_q(col)}) = '' THEN NULL ELSE "
+                     f"list_filter(string_split_regex(trim({_q(col)}), '\\s+'), lambda x: x <> '') END")
+        return f"CASE WHEN len({inner}) = 0 THEN NULL ELSE {inner} END"
+
+    plat = s("platform")
+    if platform:
+        plat = f"coalesce({plat}, {_lit(platform.strip().lower())})"
+    base: dict[str, str] = {"platform": f"lower({plat})"}
+    for col in GENERIC_COLUMNS[table]:
+        if col == "platform":
+            continue
+        base[col] = lst(col) if col in LIST_COLUMNS else s(col, trim=col not in {"text", "bio"})
+    for col in sorted(KNOWN_EXTENSIONS):
+        base[col] = lst(col) if col in _LIST_EXTENSIONS else s(col)
+    if table == "events":
+        base["url_keys_"] = "NULL"  # placeholder, filled in the layer below
+    extra_cols = sorted(c for c in present if c not in GENERIC_COLUMNS[table]
+                        and c not in KNOWN_EXTENSIONS and not c.startswith("_"))
+    base["extra"] = ("json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in extra_cols) + ")::VARCHAR"
+                     if extra_cols else "CAST(NULL AS VARCHAR)")
+    base["_line"] = "CAST(_line AS BIGINT)" if "_line" in present else "CAST(NULL AS BIGINT)"
+    base["_error"] = "NULLIF(_error, '')" if "_error" in present else "CAST(NULL AS VARCHAR)"
+    inner = ", ".join(f"{expr} AS {_q(name)}" for name, expr in base.items())
+    inner_sql = f"SELECT rowid AS _ord, {inner} FROM {source}"
+    if table == "events":
+        inner_sql = (f"SELECT * REPLACE (list_transform(urls, lambda u: lockstep_norm_url(u)) "
+                     f"AS url_keys_) FROM ({inner_sql})")
+
+    typed, checks = _typed_columns(table, present)
+    required = [f"WHEN {c} IS NULL THEN 'missing {c}'" for c in REQUIRED_COLUMNS[table]]
+    checks = ["WHEN _error IS NOT NULL THEN _error",
+              "WHEN platform IS NULL THEN 'no platform: add a platform column or pass --platform'",
+              "WHEN NOT regexp_full_match(platform, '[a-z0-9][a-z0-9_.-]*') THEN "
+              "'platform ' || platform || ' is not a lower-case name (facebook, x, telegram, ...)'"
+              ] + required + checks
+    middle = ", ".join(f"{expr} AS {_q('__t_' + name)}" for name, expr in typed.items())
+    outer = ", ".join(f"{_q('__t_' + name)} AS {_q(name)}" for name in typed)
+    err = "CASE " + " ".join(checks) + " END"
+    return (f"SELECT _ord, _line, platform, {outer}, {err} AS _err FROM "
+            f"(SELECT *, {middle} FROM ({inner_sql}))")
+
+
+def _ts_check(raw: str, typed: str, what: str) -> list[str]:
+    typed = "__t_" + typed
+    return [f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN 'unparseable {what} ' || "
+            f"{raw} || ' (use ISO 8601 or UNIX seconds)'",
+            f"WHEN {raw} IS NOT NULL AND NOT lockstep_ts_ok({typed}) THEN '{what} ' || {raw} || "
+            "' is out of range 1970-2099 (UNIX milliseconds instead of seconds?)'"]
+
+
+def _typed_columns(table: str, present: set[str]) -> tuple[dict[str, str], list[str]]:
+    cols: dict[str, str] = {}
+    checks: list[str] = []
+    for name, typ in TABLE_COLUMNS[table]:
+        if name == "ingest_id":
+            continue
+        if name == "ts":
+            cols["ts"] = "lockstep_parse_ts(timestamp)"
+            checks += _ts_check("timestamp", "ts", "timestamp")
+        elif name == "ts_precision":
+            given = "ts_precision" if "ts_precision" in present else "NULL"
+            cols[name] = f"coalesce({given}, lockstep_ts_precision(timestamp))"
+        elif name in ("created_at", "since"):
+            cols[name] = f"lockstep_parse_ts({name})"
+            checks += _ts_check(name, name, name)
+        elif name == "client_ts":
+            cols[name] = "lockstep_parse_ts(client_timestamp)"
+            checks += _ts_check("client_timestamp", "client_ts", "client_timestamp")
+        elif name == "action":
+            cols[name] = "coalesce(lower(action), 'post')"
+        elif name == "kind":
+            cols[name] = "coalesce(lower(kind), 'user')"
+        elif name == "role":
+            cols[name] = "coalesce(lower(role), 'admin')"
+        elif name == "url_keys":
+            cols[name] = "url_keys_"
+        elif name == "domains":
+            # hosts come from the normalised keys by plain string functions (no second
+            # regex parse); the Python UDF sees each distinct host of a vector once.
+            hosts = ("list_transform(list_filter(url_keys_, lambda k: k LIKE '%://%'), lambda k: "
+                     "split_part(split_part(split_part(split_part(k, '://', 2), '/', 1), '?', 1), ':', 1))")
+            derived = (f"CASE WHEN url_keys_ IS NULL THEN NULL ELSE list_filter(list_distinct("
+                       f"lockstep_domains({hosts})), lambda d: d IS NOT NULL) END")
+            derived = f"nullif({derived}, [])"
+            cols[name] = (f"coalesce(list_transform(domains, lambda d: lower(d)), {derived})"
+                          if "domains" in present else derived)
+        elif name == "followers":
+            cast = "try_cast(replace(replace(followers, ',', ''), '_', '') AS BIGINT)"
+            cols[name] = cast
+            checks.append("WHEN followers IS NOT NULL AND __t_followers IS NULL THEN "
+                          "'followers ' || followers || ' is not a whole number'")
+        elif name == "verified":
+            expr = ("CASE lower(verified) WHEN 'true' THEN true WHEN '1' THEN true WHEN 'yes' THEN true "
+                    "WHEN 'false' THEN false WHEN '0' THEN false WHEN 'no' THEN false END")
+            cols[name] = expr
+            checks.append("WHEN verified IS NOT NULL AND __t_verified IS NULL THEN "
+                          "'verified ' || verified || ' is not true or false'")
+        elif name in ("hashtags",):
+            cols[name] = "list_transform(hashtags, lambda h: ltrim(h, '#'))"
+        elif name == "extra" or name in GENERIC_COLUMNS[table] or name in KNOWN_EXTENSIONS:
+            cols[name] = name
+        else:
+            cols[name] = f"CAST(NULL AS {typ})"
+    return cols, checks

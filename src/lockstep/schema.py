@@ -1,0 +1,95 @@
+"""The stored (canonical) schema of a workspace, version 1.
+
+Each table is a Parquet dataset under ``<workspace>/<table>/platform=<platform>/``, partitioned
+Hive-style by platform so DuckDB, Spark (``spark.read.parquet(dir)``) and pandas read it with
+no conversion. Identifiers are strings everywhere; timestamps are UTC (``TIMESTAMP WITH TIME
+ZONE``, microseconds) with the source precision kept beside them (``ts_precision``: ``us``,
+``ms``, ``s``, ``min`` or ``day``). ``extra`` holds any columns of the input that the format
+does not define, as a JSON object, so nothing a user supplied is thrown away.
+
+The objects an event acts on are not stored twice: the ``objects`` view (see
+:data:`OBJECTS_VIEW_SQL`) unnests them from ``events`` as ``(object_type, object_id)``, with the
+types ``url`` (normalised), ``domain`` (registered domain), ``post`` (re-shared post),
+``reply`` (post replied to), ``hashtag`` (lower-cased), ``image`` (lower-cased hash),
+``mention``, ``venue`` and ``object`` (opaque, e.g. CooRTweet's ``object_id``).
+"""
+from __future__ import annotations
+
+__all__ = ["SCHEMA_VERSION", "TABLE_COLUMNS", "TABLE_KEYS", "OBJECT_TYPES", "OBJECTS_VIEW_SQL",
+           "empty_select"]
+
+SCHEMA_VERSION = 1
+
+#: Stored columns (besides the ``platform`` partition) and their DuckDB types.
+TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "events": (
+        ("event_id", "VARCHAR"), ("account_id", "VARCHAR"), ("ts", "TIMESTAMPTZ"),
+        ("ts_precision", "VARCHAR"), ("action", "VARCHAR"), ("text", "VARCHAR"),
+        ("urls", "VARCHAR[]"), ("url_keys", "VARCHAR[]"), ("domains", "VARCHAR[]"),
+        ("hashtags", "VARCHAR[]"), ("mentions", "VARCHAR[]"), ("reposted_id", "VARCHAR"),
+        ("replied_id", "VARCHAR"), ("image_hashes", "VARCHAR[]"), ("venue_id", "VARCHAR"),
+        ("object_ids", "VARCHAR[]"), ("client_ts", "TIMESTAMPTZ"), ("extra", "VARCHAR"),
+        ("ingest_id", "VARCHAR"),
+    ),
+    "accounts": (
+        ("account_id", "VARCHAR"), ("kind", "VARCHAR"), ("handle", "VARCHAR"),
+        ("display_name", "VARCHAR"), ("bio", "VARCHAR"), ("created_at", "TIMESTAMPTZ"),
+        ("claimed_country", "VARCHAR"), ("followers", "BIGINT"), ("verified", "BOOLEAN"),
+        ("extra", "VARCHAR"), ("ingest_id", "VARCHAR"),
+    ),
+    "sessions": (
+        ("account_id", "VARCHAR"), ("ts", "TIMESTAMPTZ"), ("ts_precision", "VARCHAR"),
+        ("ip", "VARCHAR"), ("device_id", "VARCHAR"), ("user_agent", "VARCHAR"),
+        ("country", "VARCHAR"), ("extra", "VARCHAR"), ("ingest_id", "VARCHAR"),
+    ),
+    "roles": (
+        ("account_id", "VARCHAR"), ("asset_id", "VARCHAR"), ("role", "VARCHAR"),
+        ("since", "TIMESTAMPTZ"), ("extra", "VARCHAR"), ("ingest_id", "VARCHAR"),
+    ),
+    "truth": (
+        ("account_id", "VARCHAR"), ("network_id", "VARCHAR"), ("network_kind", "VARCHAR"),
+        ("operator_id", "VARCHAR"), ("extra", "VARCHAR"), ("ingest_id", "VARCHAR"),
+    ),
+}
+
+#: What makes a row unique; a row whose key is already stored is not added again.
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "events": ("platform", "event_id"),
+    "accounts": ("platform", "account_id"),
+    "sessions": ("platform", "account_id", "ts", "ip", "device_id", "user_agent", "country"),
+    "roles": ("platform", "account_id", "asset_id", "role"),
+    "truth": ("platform", "account_id"),
+}
+
+OBJECT_TYPES = ("url", "domain", "post", "reply", "hashtag", "image", "mention", "venue",
+                "object")
+
+_LIST_OBJECTS = {"url": "url_keys", "domain": "domains", "hashtag": "hashtags",
+                 "image": "image_hashes", "mention": "mentions", "object": "object_ids"}
+_SCALAR_OBJECTS = {"post": "reposted_id", "reply": "replied_id", "venue": "venue_id"}
+_NORMALISE = {"hashtag": "lower(object_id)", "image": "lower(object_id)"}
+
+
+def _objects_sql() -> str:
+    parts = []
+    for otype, col in _LIST_OBJECTS.items():
+        oid = _NORMALISE.get(otype, "object_id")
+        parts.append(
+            f"SELECT platform, event_id, account_id, ts, action, '{otype}' AS object_type, "
+            f"{oid} AS object_id FROM (SELECT platform, event_id, account_id, ts, action, "
+            f"unnest(list_distinct({col})) AS object_id FROM events WHERE {col} IS NOT NULL)")
+    for otype, col in _SCALAR_OBJECTS.items():
+        parts.append(
+            f"SELECT platform, event_id, account_id, ts, action, '{otype}' AS object_type, "
+            f"{col} AS object_id FROM events WHERE {col} IS NOT NULL")
+    return "\nUNION ALL\n".join(parts)
+
+
+#: The ``objects`` view: one row per (event, object acted on).
+OBJECTS_VIEW_SQL = _objects_sql()
+
+
+def empty_select(table: str) -> str:
+    """A SELECT returning no rows with the stored columns of ``table`` (plus platform)."""
+    cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in TABLE_COLUMNS[table])
+    return f"SELECT {cols}, CAST(NULL AS VARCHAR) AS platform WHERE false"
