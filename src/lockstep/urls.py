@@ -127,8 +127,10 @@ def host_of(normalised: str | None) -> str | None:
 def _extractor():  # type: ignore[no-untyped-def]
     import tldextract
 
-    # suffix_list_urls=() : never download; use the snapshot bundled with the package.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    # suffix_list_urls=(): never download, use the snapshot bundled with the package.
+    # Private suffixes (github.io, blogspot.com) count: each such site is its own outlet.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
+                                include_psl_private_domains=True)
 
 
 @functools.lru_cache(maxsize=500_000)

@@ -67,14 +67,10 @@ class GenericReader:
     description = "Lockstep generic format v1: events/accounts/sessions/roles/truth as CSV, Parquet or JSON Lines"
 
     def sniff(self, path: Path) -> bool:
+        """A directory with an events file, or a file named after a generic table."""
         if path.is_dir():
             return any(table_of(f) == "events" and _kind(f) for f in path.iterdir())
-        if table_of(path) is None or _kind(path) is None:
-            return False
-        if _kind(path) != "csv" or path.name.endswith(".gz"):
-            return True
-        header = _csv_header(path)
-        return header is not None and set(REQUIRED_COLUMNS[table_of(path) or "events"]) <= set(header)
+        return table_of(path) is not None and _kind(path) is not None
 
     def read(self, path: Path, *, platform: str | None = None,
              chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
@@ -148,7 +144,7 @@ class GenericReader:
                     sel.append(
                         f"CASE json_type(json, {p}) WHEN 'ARRAY' THEN "
                         f"CAST(json_extract_string(json, {_sql_str('$.' + json.dumps(k) + '[*]')}) AS VARCHAR[]) "
-                        f"ELSE json_extract_string(json, {p}) END AS {q}")
+                        f"ELSE string_split_regex(trim(json_extract_string(json, {p})), '\\s+') END AS {q}")
                 else:
                     sel.append(f"json_extract_string(json, {p}) AS {q}")
             con.execute(f"CREATE TEMP TABLE {target} AS SELECT {', '.join(sel)} FROM "
@@ -156,15 +152,22 @@ class GenericReader:
             cols = keys
         return cols, rejects
 
-    def lines_of(self, path: Path, ordinals: Iterable[int], rejected_lines: set[int]) -> dict[int, int]:
-        """Map 0-based record ordinals of loaded rows to the file's line numbers."""
-        wanted = sorted(set(ordinals))
-        if not wanted:
-            return {}
+    def lines_of(self, path: Path, ordinals: Iterable[int], rejected_records: set[int]
+                 ) -> tuple[dict[int, int], dict[int, int]]:
+        """Physical line numbers for loaded rows and for rows the CSV parser refused.
+
+        ``ordinals`` are 0-based positions among the loaded rows; ``rejected_records`` are
+        DuckDB's reject "lines", which count records (header = 1) rather than physical lines
+        when a quoted field spans lines. Returns ``(ordinal -> line, record -> line)``.
+        """
+        wanted = set(ordinals)
         kind = _kind(path)
         if kind == "parquet":
-            return {o: o + 1 for o in wanted}
-        out: dict[int, int] = {}
+            return {o: o + 1 for o in wanted}, {}
+        ords: dict[int, int] = {}
+        recs: dict[int, int] = {}
+        if not wanted and not rejected_records:
+            return ords, recs
         if kind == "jsonl":
             ordinal = -1
             with open(path, "rb") as fh:
@@ -173,26 +176,32 @@ class GenericReader:
                         continue
                     ordinal += 1
                     if ordinal in wanted:
-                        out[ordinal] = lineno
-                        if len(out) == len(wanted):
+                        ords[ordinal] = lineno
+                        if len(ords) == len(wanted):
                             break
-            return out
-        opener = _open_text(path)
-        with opener as fh:
+            return ords, recs
+        with _open_text(path) as fh:
             reader = csv.reader(fh)
             next(reader, None)
             start = reader.line_num + 1
+            record = 1
             ordinal = -1
-            target = set(wanted)
-            for _ in reader:
-                if start not in rejected_lines:
-                    ordinal += 1
-                    if ordinal in target:
-                        out[ordinal] = start
-                        if len(out) == len(target):
-                            break
-                start = reader.line_num + 1
-        return out
+            need = len(wanted) + len(rejected_records)
+            try:
+                for _ in reader:
+                    record += 1
+                    if record in rejected_records:
+                        recs[record] = start
+                    else:
+                        ordinal += 1
+                        if ordinal in wanted:
+                            ords[ordinal] = start
+                    if len(ords) + len(recs) >= need:
+                        break
+                    start = reader.line_num + 1
+            except csv.Error:
+                pass  # a broken tail: whatever was mapped so far stands
+        return ords, recs
 
 
 def _open_text(path: Path):  # type: ignore[no-untyped-def]
@@ -245,7 +254,7 @@ def _first_bad_json_lines(path: Path, limit: int = 20) -> list[RowError]:
 
 def _reject_reason(etype: str, msg: str) -> str:
     etype = (etype or "").upper()
-    if "UNICODE" in etype:
+    if "UNICODE" in etype or "ENCODING" in etype:
         return "not UTF-8; re-encode the file as UTF-8"
     if "TOO MANY" in etype or "MISSING COLUMNS" in etype:
         return f"wrong number of fields ({msg}); truncated or misquoted row?"

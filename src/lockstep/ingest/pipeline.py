@@ -247,9 +247,11 @@ def _row_errors(con: duckdb.DuckDBPyConnection, fmt: str, path: Path,
     rows = con.execute(f"SELECT _ord, _line, _err FROM typed WHERE _err IS NOT NULL "
                        f"ORDER BY _ord {lim}").fetchall()
     if fmt == "generic":
-        rejected_lines = {e.line for e in parse_rejects if e.line is not None}
-        lines = GenericReader().lines_of(path, [r[0] for r in rows], rejected_lines)
-        errs = [RowError(str(path), lines.get(o), reason) for o, _, reason in rows]
+        recs = {e.line for e in parse_rejects if e.line is not None}
+        ords, rec_lines = GenericReader().lines_of(path, [r[0] for r in rows], recs)
+        errs = [RowError(str(path), ords.get(o), reason) for o, _, reason in rows]
+        parse_rejects = [RowError(e.file, rec_lines.get(e.line, e.line) if e.line else None,
+                                  e.reason) for e in parse_rejects]
     else:
         errs = [RowError(str(path), line, reason) for _, line, reason in rows]
     merged = sorted(errs + parse_rejects, key=lambda e: (e.line is None, e.line or 0))

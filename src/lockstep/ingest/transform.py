@@ -25,9 +25,9 @@ _MACROS = r"""
 CREATE OR REPLACE MACRO lockstep_parse_ts(s) AS
     CASE
         WHEN s IS NULL THEN NULL
-        WHEN regexp_full_match(s, '[+-]?[0-9]{1,12}')
+        WHEN regexp_full_match(s, '[+-]?[0-9]{1,14}')
             THEN make_timestamp(CAST(s AS BIGINT) * 1000000)::TIMESTAMPTZ
-        WHEN regexp_full_match(s, '[+-]?[0-9]{0,12}\.[0-9]+')
+        WHEN regexp_full_match(s, '[+-]?[0-9]{0,14}\.[0-9]+')
             THEN make_timestamp(CAST(round(CAST(s AS DECIMAL(24, 6)) * 1000000) AS BIGINT))::TIMESTAMPTZ
         ELSE try_cast(s AS TIMESTAMPTZ)
     END;

@@ -1,0 +1,32 @@
+"""Shared fixtures: a fresh workspace, small generic datasets, and the shared data path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lockstep.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+GERMAN = SHARED / "data" / "german-elections-2021" / "german_elections.csv"
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace.open(tmp_path / "ws")
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def snapshot(ws_path: Path) -> dict[str, bytes]:
+    """Every file of a workspace (minus the lock) with its bytes."""
+    return {p.relative_to(ws_path).as_posix(): p.read_bytes() for p in sorted(ws_path.rglob("*"))
+            if p.is_file() and p.name != ".lock"}

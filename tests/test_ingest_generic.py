@@ -1,0 +1,197 @@
+"""The generic format v1 reader and the ingest rules (whole file or nothing, no duplicates)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import snapshot, write
+from lockstep.exceptions import BadInputError, UsageError
+from lockstep.ingest import ingest
+from lockstep.workspace import Workspace
+
+HEADER = "platform,event_id,account_id,timestamp,action,text,urls,hashtags,mentions,reposted_id,replied_id,image_hashes,venue_id\n"
+
+
+def rows(ws: Workspace, sql: str) -> list[tuple]:
+    con = ws.connect()
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_csv_all_fields(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", HEADER +
+              'facebook,1,a,2021-06-16T22:04:51+02:00,post,"hi, ""you""",https://WWW.Ex.com/a/?utm_source=x http://bbc.co.uk/n,Tag #b,m1 m2,,,ABCD,g1\n'
+              "facebook,2,b,1623881091,SHARE,,,,,1,,,\n"
+              "x,1412345678901234567890,c,2021-06-16 22:04,reply,,,,,,99,,\n"
+              "x,5,c,1623881091.25,,,,,,,,,\n")
+    rep = ingest(ws, [f])
+    assert [(r.status, r.rows_read, r.rows_added) for r in rep.files] == [("loaded", 4, 4)]
+    got = {r[0]: r for r in rows(ws, "SELECT event_id, account_id, ts, ts_precision, action, text, "
+                                     "urls, url_keys, domains, hashtags, mentions, reposted_id, "
+                                     "replied_id, image_hashes, venue_id, platform FROM events")}
+    e1 = got["1"]
+    assert e1[2] == datetime(2021, 6, 16, 20, 4, 51, tzinfo=timezone.utc)
+    assert e1[3] == "s" and e1[4] == "post" and e1[5] == 'hi, "you"'
+    assert e1[6] == ["https://WWW.Ex.com/a/?utm_source=x", "http://bbc.co.uk/n"]
+    assert e1[7] == ["https://ex.com/a", "http://bbc.co.uk/n"]
+    assert sorted(e1[8]) == ["bbc.co.uk", "ex.com"]
+    assert e1[9] == ["Tag", "b"] and e1[10] == ["m1", "m2"] and e1[13] == ["ABCD"] and e1[14] == "g1"
+    assert got["2"][4] == "share" and got["2"][11] == "1" and got["2"][6] is None
+    big = got["1412345678901234567890"]  # an id beyond 2^64 stays exact text
+    assert big[15] == "x" and big[3] == "min" and big[12] == "99"
+    assert got["5"][3] == "ms" and got["5"][4] == "post"
+    assert got["5"][2] == datetime(2021, 6, 16, 22, 4, 51, 250000, tzinfo=timezone.utc)
+
+
+def test_objects_view(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", HEADER +
+              "facebook,1,a,1623881091,post,,https://x.com/a?fbclid=1 https://x.com/a/,Tag tag,,,,FF,v\n"
+              "facebook,2,b,1623881092,share,,,,,1,,,\n")
+    ingest(ws, [f])
+    objs = sorted(rows(ws, "SELECT event_id, object_type, object_id FROM objects"))
+    assert objs == [("1", "domain", "x.com"), ("1", "hashtag", "tag"), ("1", "hashtag", "tag"),
+                    ("1", "image", "ff"), ("1", "url", "https://x.com/a"), ("1", "venue", "v"),
+                    ("2", "post", "1")]
+
+
+def test_platform_option_and_missing_platform(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", "event_id,account_id,timestamp\n1,a,1623881091\n")
+    with pytest.raises(UsageError, match="--platform"):
+        ingest(ws, [f])
+    ingest(ws, [f], platform="Telegram")
+    assert rows(ws, "SELECT platform, event_id FROM events") == [("telegram", "1")]
+
+
+def test_same_file_twice_adds_nothing(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", HEADER + "facebook,1,a,1623881091,,,,,,,,,\n"
+              "facebook,2,a,1623881092,,,,,,,,,\nfacebook,2,a,1623881092,,,,,,,,,\n")
+    first = ingest(ws, [f]).files[0]
+    assert (first.rows_added, first.duplicates) == (2, 1)
+    before = snapshot(ws.path / "events")
+    second = ingest(ws, [f]).files[0]
+    assert (second.status, second.rows_added, second.duplicates) == ("unchanged", 0, 3)
+    assert snapshot(ws.path / "events") == before
+    assert rows(ws, "SELECT count(*) FROM events") == [(2,)]
+    # overlapping file: only the new event is added; same id on another platform is distinct
+    g = write(tmp_path / "more" / "events.csv", HEADER + "facebook,2,a,1623881092,,,,,,,,,\n"
+              "facebook,3,a,1623881093,,,,,,,,,\ninstagram,2,z,1623881093,,,,,,,,,\n")
+    assert ingest(ws, [g]).files[0].rows_added == 2
+    assert rows(ws, "SELECT count(*) FROM events") == [(4,)]
+
+
+BAD = (b"platform,event_id,account_id,timestamp,text\n"
+       b'facebook,1,a,2021-01-01T00:00:00Z,"multi\nline"\n'   # lines 2-3: fine
+       b"facebook,2,b,notatime,x\n"                            # line 4
+       b"facebook,3,c,1623881091,caf\xe9\n"                    # line 5: latin-1
+       b"facebook,4,d,1623881091000,y\n"                       # line 6: milliseconds
+       b"facebook,5,,1623881091,y\n"                           # line 7: no account
+       b"facebook,6,e,16238")                                  # line 8: truncated
+
+
+def test_bad_rows_refuse_the_file_with_lines(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", BAD)
+    before = snapshot(ws.path)
+    with pytest.raises(BadInputError) as exc:
+        ingest(ws, [f])
+    found = [(e.line, e.reason) for e in exc.value.errors]
+    assert [line for line, _ in found] == [4, 5, 6, 7, 8]
+    assert "unparseable timestamp notatime" in found[0][1]
+    assert "UTF-8" in found[1][1]
+    assert "milliseconds" in found[2][1]
+    assert found[3][1] == "missing account_id"
+    assert "number of fields" in found[4][1]
+    assert str(exc.value).startswith(f"{f}:4: ")
+    assert exc.value.total == 5
+    assert snapshot(ws.path) == before  # nothing stored, nothing left behind
+
+
+def test_skip_bad_rows_loads_the_rest_and_writes_rejects(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", BAD)
+    fr = ingest(ws, [f], skip_bad_rows=True).files[0]
+    assert (fr.rows_read, fr.rows_added, fr.rejected) == (6, 1, 5)
+    assert rows(ws, "SELECT event_id, text FROM events") == [("1", "multi\nline")]
+    rejects = Path(fr.rejects_file).read_text(encoding="utf-8").splitlines()
+    assert rejects[0] == "file,line,reason"
+    assert [r.split(",")[1] for r in rejects[1:]] == ["4", "5", "6", "7", "8"]
+    assert Path(fr.rejects_file).parent == ws.path / "reports"
+
+
+def test_missing_required_column(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", "platform,event_id,timestamp\nx,1,1623881091\n")
+    with pytest.raises(BadInputError, match=r"events.csv:1: missing required column\(s\) account_id"):
+        ingest(ws, [f])
+
+
+def test_empty_file(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", "")
+    with pytest.raises(BadInputError, match="empty file"):
+        ingest(ws, [f])
+
+
+def test_jsonl_lists_and_strings(ws: Workspace, tmp_path: Path) -> None:
+    lines = [
+        {"platform": "bluesky", "event_id": "a1", "account_id": "did:1", "timestamp": "2024-01-01T00:00:00Z",
+         "urls": ["https://x.com/1", ""], "hashtags": "one two"},
+        {"platform": "bluesky", "event_id": "a2", "account_id": "did:2", "timestamp": 1704067201,
+         "mentions": ["did:1"], "extra_field": {"k": 1}},
+    ]
+    f = write(tmp_path / "events.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
+    assert ingest(ws, [f]).files[0].rows_added == 2
+    got = dict((r[0], r[1:]) for r in rows(ws, "SELECT event_id, urls, hashtags, mentions, ts, extra FROM events"))
+    assert got["a1"][0] == ["https://x.com/1"] and got["a1"][1] == ["one", "two"]
+    assert got["a2"][2] == ["did:1"]
+    assert got["a2"][3] == datetime(2024, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
+    assert json.loads(got["a2"][4]) == {"extra_field": '{"k":1}'}
+
+
+def test_jsonl_truncated_line(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.jsonl", '{"platform":"x","event_id":"1","account_id":"a","timestamp":1}\n'
+              '{"platform":"x","event_id":"2","acc')
+    with pytest.raises(BadInputError, match=r"events.jsonl:2: invalid JSON"):
+        ingest(ws, [f])
+
+
+def test_parquet_with_list_columns(ws: Workspace, tmp_path: Path) -> None:
+    t = pa.table({"platform": ["x", "x"], "event_id": ["1", "2"], "account_id": ["a", "b"],
+                  "timestamp": pa.array([datetime(2024, 1, 1, tzinfo=timezone.utc)] * 2, pa.timestamp("s", "UTC")),
+                  "urls": pa.array([["https://x.com/a/"], None], pa.list_(pa.string()))})
+    tmp_path.mkdir(exist_ok=True)
+    pq.write_table(t, tmp_path / "events.parquet")
+    ingest(ws, [tmp_path / "events.parquet"])
+    assert sorted(rows(ws, "SELECT event_id, url_keys, ts FROM events")) == [
+        ("1", ["https://x.com/a"], datetime(2024, 1, 1, tzinfo=timezone.utc)),
+        ("2", None, datetime(2024, 1, 1, tzinfo=timezone.utc))]
+
+
+def test_dataset_directory_all_tables(ws: Workspace, tmp_path: Path) -> None:
+    d = tmp_path / "world"
+    write(d / "events.csv", "platform,event_id,account_id,timestamp\nfacebook,1,p1,1623881091\n")
+    write(d / "accounts.csv", "platform,account_id,kind,handle,created_at,claimed_country,followers,verified,bio\n"
+          "facebook,p1,page,kashmir_news,2019-03-01,IN,\"1,234\",false,Local news\n"
+          "facebook,u1,,,,,,,\n")
+    write(d / "sessions.csv", "platform,account_id,timestamp,ip,device_id,user_agent,country\n"
+          "facebook,u1,2021-06-01T10:00:00Z,10.0.0.1,dev1,UA,PK\n")
+    write(d / "roles.csv", "platform,account_id,asset_id,role,since\nfacebook,u1,p1,,\n")
+    write(d / "truth.csv", "platform,account_id,network_id,network_kind,operator_id,tier\n"
+          "facebook,p1,n1,cib,u1,2\n")
+    rep = ingest(ws, [d])
+    assert [(r.table, r.rows_added) for r in rep.files] == [
+        ("events", 1), ("accounts", 2), ("sessions", 1), ("roles", 1), ("truth", 1)]
+    assert rows(ws, "SELECT account_id, kind, followers, verified, claimed_country FROM accounts ORDER BY 1") == [
+        ("p1", "page", 1234, False, "IN"), ("u1", "user", None, None, None)]
+    assert rows(ws, "SELECT role FROM roles") == [("admin",)]
+    assert rows(ws, "SELECT network_kind, extra FROM truth") == [("cib", '{"tier":"2"}')]
+    assert rows(ws, "SELECT device_id, ip, country FROM sessions") == [("dev1", "10.0.0.1", "PK")]
+
+
+def test_accounts_bad_followers(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "accounts.csv", "platform,account_id,followers,verified\nx,a,many,maybe\n")
+    with pytest.raises(BadInputError, match="accounts.csv:2: followers many is not a whole number"):
+        ingest(ws, [f])

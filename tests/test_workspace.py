@@ -1,0 +1,127 @@
+"""Workspace: schema version, layout readable without Lockstep, crash safety."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+import pytest
+
+from conftest import snapshot, write
+from lockstep.exceptions import SchemaVersionError, WorkspaceError
+from lockstep.ingest import ingest
+from lockstep.workspace import MANIFEST, Workspace
+
+HEADER = "platform,event_id,account_id,timestamp,urls\n"
+
+
+def test_new_workspace_records_schema_version(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "w")
+    m = json.loads((tmp_path / "w" / MANIFEST).read_text())
+    assert m["schema_version"] == 1 and m["format"] == "lockstep-workspace"
+    assert ws.files("events") == []
+
+
+def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    Workspace.open(tmp_path / "w")
+    p = tmp_path / "w" / MANIFEST
+    m = json.loads(p.read_text())
+    m["schema_version"] = 99
+    p.write_text(json.dumps(m))
+    with pytest.raises(SchemaVersionError, match="schema version 99 is not supported"):
+        Workspace.open(tmp_path / "w")
+
+
+def test_not_a_workspace(tmp_path: Path) -> None:
+    write(tmp_path / "d" / "something.txt", "x")
+    with pytest.raises(WorkspaceError, match="not empty"):
+        Workspace.open(tmp_path / "d")
+    with pytest.raises(WorkspaceError, match="not a Lockstep workspace"):
+        Workspace.open(tmp_path / "nothing", create=False)
+
+
+def test_layout_is_plain_hive_parquet(ws: Workspace, tmp_path: Path) -> None:
+    """What Spark does with spark.read.parquet(dir): discover platform= partitions."""
+    f = write(tmp_path / "events.csv", HEADER + "facebook,9007199254740993,a,1623881091,\n"
+              "instagram,2,b,1623881092,https://x.com\n")
+    ingest(ws, [f])
+    table = ds.dataset(ws.path / "events", format="parquet", partitioning="hive").to_table()
+    assert table.schema.field("event_id").type == pa.string()
+    assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    got = sorted(zip(table["platform"].to_pylist(), table["event_id"].to_pylist()))
+    assert got == [("facebook", "9007199254740993"), ("instagram", "2")]
+
+
+def test_crash_between_move_and_manifest_is_rolled_back(ws: Workspace, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    f = write(tmp_path / "a" / "events.csv", HEADER + "x,1,a,1623881091,\n")
+    ingest(ws, [f])
+    before = snapshot(ws.path)
+    g = write(tmp_path / "b" / "events.csv", HEADER + "x,2,a,1623881091,\n")
+
+    def die(self: Workspace) -> None:
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(Workspace, "_write_manifest", die)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(ws, [g])
+    monkeypatch.undo()
+    assert any(p.endswith(".parquet") for p in snapshot(ws.path)) and snapshot(ws.path) != before
+    reopened = Workspace.open(ws.path)  # recovery removes the orphan files
+    assert snapshot(ws.path) == before
+    con = reopened.connect()
+    assert con.execute("SELECT event_id FROM events").fetchall() == [("1",)]
+
+
+def _big_csv(path: Path, n: int) -> Path:
+    rng = np.random.default_rng(0)
+    ids = np.arange(n).astype(str)
+    t = pa.table({"platform": pa.array(np.full(n, "facebook")), "event_id": pa.array(ids),
+                  "account_id": pa.array(np.char.add("u", rng.integers(0, 50_000, n).astype(str))),
+                  "timestamp": pa.array((1_600_000_000 + np.arange(n)).astype(str)),
+                  "urls": pa.array(np.char.add("https://www.example.com/a/?utm_source=1&p=",
+                                               rng.integers(0, 100_000, n).astype(str)))})
+    pacsv.write_csv(t, path)
+    return path
+
+
+@pytest.mark.slow
+def test_killed_ingest_leaves_workspace_exactly_as_before(ws: Workspace, tmp_path: Path) -> None:
+    small = write(tmp_path / "a" / "events.csv", HEADER + "facebook,x1,a,1623881091,\n")
+    ingest(ws, [small])
+    before = snapshot(ws.path)
+    big = _big_csv(tmp_path / "events.csv", 1_500_000)
+    env = {**os.environ, "LOCKSTEP_WORKSPACE": str(ws.path)}
+    killed_at = []
+    for delay in (0.5, 1.5, 3.0):
+        proc = subprocess.Popen([sys.executable, "-m", "lockstep", "ingest", str(big)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed_at.append(delay)
+        proc.wait()
+        reopened = Workspace.open(ws.path)
+        assert snapshot(ws.path) == before, f"workspace changed by an ingest killed after {delay}s"
+        con = reopened.connect()
+        assert con.execute("SELECT count(*) FROM events").fetchone() == (1,)
+        con.close()
+    assert killed_at, "the ingest finished before any kill: make the file bigger"
+    # and an ingest that is allowed to finish still works afterwards
+    fr = ingest(Workspace.open(ws.path), [big]).files[0]
+    assert fr.rows_added == 1_500_000
+
+
+def test_one_writer_at_a_time(ws: Workspace) -> None:
+    with ws.lock():
+        with pytest.raises(WorkspaceError, match="another Lockstep process"):
+            with Workspace(ws.path, ws.manifest).lock():
+                pass
