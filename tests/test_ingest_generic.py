@@ -41,7 +41,9 @@ def test_csv_all_fields(ws: Workspace, tmp_path: Path) -> None:
     assert e1[3] == "s" and e1[4] == "post" and e1[5] == 'hi, "you"'
     assert e1[6] == ["https://WWW.Ex.com/a/?utm_source=x", "http://bbc.co.uk/n"]
     assert e1[7] == ["https://ex.com/a", "http://bbc.co.uk/n"]
-    assert sorted(e1[8]) == ["bbc.co.uk", "ex.com"]
+    assert e1[8] is None  # registered domains of URLs live in the hosts table / objects view
+    assert sorted(rows(ws, "SELECT object_id FROM objects WHERE event_id = '1' AND object_type = 'domain'")) == [
+        ("bbc.co.uk",), ("ex.com",)]
     assert e1[9] == ["Tag", "b"] and e1[10] == ["m1", "m2"] and e1[13] == ["ABCD"] and e1[14] == "g1"
     assert got["2"][4] == "share" and got["2"][11] == "1" and got["2"][6] is None
     big = got["1412345678901234567890"]  # an id beyond 2^64 stays exact text
@@ -59,6 +61,23 @@ def test_objects_view(ws: Workspace, tmp_path: Path) -> None:
     assert objs == [("1", "domain", "x.com"), ("1", "hashtag", "tag"), ("1", "hashtag", "tag"),
                     ("1", "image", "ff"), ("1", "url", "https://x.com/a"), ("1", "venue", "v"),
                     ("2", "post", "1")]
+
+
+def test_explicit_domains_and_hosts_table(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "a" / "events.csv", "platform,event_id,account_id,timestamp,urls\n"
+              "x,1,a,1,https://news.bbc.co.uk/a https://www.bbc.co.uk/b\nx,2,a,2,https://y.github.io/\n")
+    ingest(ws, [f])
+    assert sorted(rows(ws, "SELECT host, domain FROM hosts")) == [
+        ("bbc.co.uk", "bbc.co.uk"), ("news.bbc.co.uk", "bbc.co.uk"), ("y.github.io", "y.github.io")]
+    # one domain object per event even when two URLs share it
+    assert sorted(rows(ws, "SELECT event_id, object_id FROM objects WHERE object_type = 'domain'")) == [
+        ("1", "bbc.co.uk"), ("2", "y.github.io")]
+    g = write(tmp_path / "b" / "events.csv", "platform,event_id,account_id,timestamp,urls,domains\n"
+              "x,3,a,3,https://bbc.co.uk/c,D77\n")
+    ingest(ws, [g])
+    assert rows(ws, "SELECT count(*) FROM hosts") == [(3,)]  # no host stored twice
+    assert sorted(rows(ws, "SELECT object_id FROM objects WHERE event_id = '3' AND object_type = 'domain'")) == [
+        ("bbc.co.uk",), ("d77",)]
 
 
 def test_platform_option_and_missing_platform(ws: Workspace, tmp_path: Path) -> None:

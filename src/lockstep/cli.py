@@ -71,9 +71,16 @@ def ingest(
 
     Formats: generic, coortweet, x-archive, twarc2, crowdtangle, telegram, bluesky.
     """
+    from lockstep.exceptions import UsageError
     from lockstep.ingest import ingest as run_ingest
     from lockstep.ingest.pipeline import write_report
+    from lockstep.ingest.registry import get_reader
 
+    for p in paths:  # check before the workspace is created, so a typo leaves nothing behind
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or directory")
+    if fmt != "auto":
+        get_reader(fmt)
     ws = _workspace()
     with _progress() as prog:
         task = prog.add_task("ingest", total=None)

@@ -12,10 +12,15 @@ The objects an event acts on are not stored twice: the ``objects`` view (see
 types ``url`` (normalised), ``domain`` (registered domain), ``post`` (re-shared post),
 ``reply`` (post replied to), ``hashtag`` (lower-cased), ``image`` (lower-cased hash),
 ``mention``, ``venue`` and ``object`` (opaque, e.g. CooRTweet's ``object_id``).
+
+Registered domains are not stored per event: the ``hosts`` table maps each URL host ever
+seen to its registered domain (computed once per new host at ingest, with the bundled Public
+Suffix List), and the ``objects`` view joins it. This keeps a per-row Python call out of the
+ingest hot path; domains given as such (``domains`` column) are stored on the event.
 """
 from __future__ import annotations
 
-__all__ = ["SCHEMA_VERSION", "TABLE_COLUMNS", "TABLE_KEYS", "OBJECT_TYPES", "OBJECTS_VIEW_SQL",
+__all__ = ["SCHEMA_VERSION", "TABLE_COLUMNS", "TABLE_KEYS", "UNPARTITIONED", "URL_HOST_SQL", "OBJECT_TYPES", "OBJECTS_VIEW_SQL",
            "empty_select"]
 
 SCHEMA_VERSION = 1
@@ -50,7 +55,12 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("account_id", "VARCHAR"), ("network_id", "VARCHAR"), ("network_kind", "VARCHAR"),
         ("operator_id", "VARCHAR"), ("extra", "VARCHAR"), ("ingest_id", "VARCHAR"),
     ),
+    # host of each normalised URL seen -> its registered domain (not partitioned by platform)
+    "hosts": (("host", "VARCHAR"), ("domain", "VARCHAR"), ("ingest_id", "VARCHAR")),
 }
+
+#: Tables stored without the ``platform=`` partition.
+UNPARTITIONED = frozenset({"hosts"})
 
 #: What makes a row unique; a row whose key is already stored is not added again.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
@@ -59,15 +69,21 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "sessions": ("platform", "account_id", "ts", "ip", "device_id", "user_agent", "country"),
     "roles": ("platform", "account_id", "asset_id", "role"),
     "truth": ("platform", "account_id"),
+    "hosts": ("host",),
 }
 
 OBJECT_TYPES = ("url", "domain", "post", "reply", "hashtag", "image", "mention", "venue",
                 "object")
 
-_LIST_OBJECTS = {"url": "url_keys", "domain": "domains", "hashtag": "hashtags",
+_LIST_OBJECTS = {"url": "url_keys", "hashtag": "hashtags",
                  "image": "image_hashes", "mention": "mentions", "object": "object_ids"}
 _SCALAR_OBJECTS = {"post": "reposted_id", "reply": "replied_id", "venue": "venue_id"}
 _NORMALISE = {"hashtag": "lower(object_id)", "image": "lower(object_id)"}
+
+
+#: Host of a normalised URL ``{k}`` by plain string functions (NULL for opaque ids).
+URL_HOST_SQL = ("CASE WHEN {k} LIKE '%://%' THEN split_part(split_part(split_part("
+                "split_part({k}, '://', 2), '/', 1), '?', 1), ':', 1) END")
 
 
 def _objects_sql() -> str:
@@ -78,6 +94,16 @@ def _objects_sql() -> str:
             f"SELECT platform, event_id, account_id, ts, action, '{otype}' AS object_type, "
             f"{oid} AS object_id FROM (SELECT platform, event_id, account_id, ts, action, "
             f"unnest(list_distinct({col})) AS object_id FROM events WHERE {col} IS NOT NULL)")
+    # domains: those given as such, plus the registered domain of each URL's host
+    parts.append(
+        "SELECT DISTINCT platform, event_id, account_id, ts, action, 'domain' AS object_type, "
+        "object_id FROM (SELECT platform, event_id, account_id, ts, action, "
+        "unnest(domains) AS object_id FROM events WHERE domains IS NOT NULL UNION ALL "
+        "SELECT u.platform, u.event_id, u.account_id, u.ts, u.action, h.domain FROM "
+        f"(SELECT platform, event_id, account_id, ts, action, {URL_HOST_SQL.format(k='k')} AS host "
+        "FROM (SELECT platform, event_id, account_id, ts, action, unnest(url_keys) AS k "
+        "FROM events WHERE url_keys IS NOT NULL)) u JOIN (SELECT DISTINCT host, domain FROM hosts) h "
+        "ON u.host = h.host)")
     for otype, col in _SCALAR_OBJECTS.items():
         parts.append(
             f"SELECT platform, event_id, account_id, ts, action, '{otype}' AS object_type, "
@@ -92,4 +118,6 @@ OBJECTS_VIEW_SQL = _objects_sql()
 def empty_select(table: str) -> str:
     """A SELECT returning no rows with the stored columns of ``table`` (plus platform)."""
     cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in TABLE_COLUMNS[table])
+    if table in UNPARTITIONED:
+        return f"SELECT {cols} WHERE false"
     return f"SELECT {cols}, CAST(NULL AS VARCHAR) AS platform WHERE false"

@@ -6,6 +6,7 @@ Layout (schema version :data:`~lockstep.schema.SCHEMA_VERSION`)::
       lockstep.json                 manifest: schema version, committed files, ingest log
       events/platform=<p>/<ingest>-<n>.parquet     one Parquet dataset per table,
       accounts/ sessions/ roles/ truth/             Hive-partitioned by platform
+      hosts/<ingest>-<n>.parquet    URL host -> registered domain (not partitioned)
       reports/<ingest>.json, reports/<ingest>-rejects.csv
       .staging/                     work in progress (never read)
 
@@ -33,7 +34,7 @@ from typing import Any
 import duckdb
 
 from lockstep.exceptions import SchemaVersionError, WorkspaceError
-from lockstep.schema import OBJECTS_VIEW_SQL, SCHEMA_VERSION, TABLE_COLUMNS, empty_select
+from lockstep.schema import OBJECTS_VIEW_SQL, SCHEMA_VERSION, TABLE_COLUMNS, UNPARTITIONED, empty_select
 from lockstep.urls import install_url_functions
 
 __all__ = ["Workspace", "default_workspace_path", "MANIFEST"]
@@ -158,23 +159,29 @@ class Workspace:
         d.mkdir(parents=True)
         return d
 
-    def commit(self, table: str, staged: list[tuple[str, Path]], record: dict[str, Any]) -> None:
-        """Make staged Parquet files part of ``table`` and log ``record``, atomically.
+    def commit(self, staged: dict[str, list[tuple[str | None, Path]]], record: dict[str, Any]
+               ) -> dict[str, list[str]]:
+        """Make staged Parquet files part of their tables and log ``record``, atomically.
 
-        ``staged`` lists ``(platform, file)``; files are moved into
-        ``<table>/platform=<platform>/`` and the manifest is replaced in one step.
+        ``staged`` maps a table to ``(platform, file)`` pairs; files move into
+        ``<table>/platform=<platform>/`` (or ``<table>/`` for unpartitioned tables) and the
+        manifest is replaced in one step, so either all of them count or none does.
         """
-        new: list[str] = []
-        for i, (platform, src) in enumerate(staged):
-            dest_dir = self.path / table / f"platform={platform}"
-            dest_dir.mkdir(parents=True, exist_ok=True)
-            dest = dest_dir / f"{record['ingest_id']}-{i}.parquet"
-            os.replace(src, dest)
-            new.append(dest.relative_to(self.path).as_posix())
-        self.manifest["files"][table].extend(new)
-        self.manifest["ingests"].append({**record, "table": table, "files": new,
-                                         "committed": _now()})
+        added: dict[str, list[str]] = {}
+        for table, files in staged.items():
+            for i, (platform, src) in enumerate(files):
+                dest_dir = self.path / table
+                if table not in UNPARTITIONED:
+                    dest_dir = dest_dir / f"platform={platform}"
+                dest_dir.mkdir(parents=True, exist_ok=True)
+                dest = dest_dir / f"{record['ingest_id']}-{i}.parquet"
+                os.replace(src, dest)
+                added.setdefault(table, []).append(dest.relative_to(self.path).as_posix())
+        for table, new in added.items():
+            self.manifest["files"][table].extend(new)
+        self.manifest["ingests"].append({**record, "files": added, "committed": _now()})
         self._write_manifest()
+        return added
 
     # -- reading -------------------------------------------------------------------------
     def files(self, table: str) -> list[str]:
@@ -188,6 +195,8 @@ class Workspace:
             return empty_select(table)
         cols = ", ".join(c for c, _ in TABLE_COLUMNS[table])
         listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        if table in UNPARTITIONED:
+            return f"SELECT {cols} FROM read_parquet([{listing}], union_by_name=true)"
         return (f"SELECT {cols}, platform FROM read_parquet([{listing}], "
                 "hive_partitioning=true, hive_types={'platform': VARCHAR}, union_by_name=true)")
 

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lockstep.exceptions import BadInputError, RowError, UsageError
 from lockstep.ingest.base import TABLES
 from lockstep.ingest.generic import GenericReader, generic_sources
 from lockstep.ingest.registry import detect_format, get_reader
 from lockstep.ingest.transform import install_transform_functions, typed_select
-from lockstep.schema import TABLE_COLUMNS, TABLE_KEYS
-from lockstep.urls import install_url_functions
+from lockstep.schema import TABLE_COLUMNS, TABLE_KEYS, URL_HOST_SQL
+from lockstep.urls import install_url_functions, registered_domain
 from lockstep.workspace import Workspace
 
 __all__ = ["ingest", "write_report", "FileReport", "IngestReport", "MAX_REPORTED_ERRORS"]
@@ -186,9 +187,15 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
         raise UsageError(f"{path}: the {table} table has no platform column; pass --platform "
                          "(e.g. --platform facebook)")
     fr = FileReport(str(path), table, fmt, "loaded")
-    con.execute(f"CREATE TEMP TABLE typed AS {typed_select(table, f'raw_{table}', columns, platform)}")
-    fr.rows_read = con.execute("SELECT count(*) FROM typed").fetchone()[0] + len(parse_rejects)
-    n_bad = con.execute("SELECT count(*) FROM typed WHERE _err IS NOT NULL").fetchone()[0]
+    keys = TABLE_KEYS[table]
+    # a view, not a table: the transform runs once, inside the COPY; the checks below only
+    # evaluate the columns they need (DuckDB prunes the rest)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS "
+                f"{typed_select(table, f'raw_{table}', columns, platform)}")
+    n_rows, n_bad, dup_in_file = con.execute(
+        f"SELECT count(*), count(*) FILTER (_err IS NOT NULL), count(*) FILTER (_err IS NULL) - "
+        f"count(DISTINCT CASE WHEN _err IS NULL THEN ({', '.join(keys)}) END) FROM typed").fetchone()
+    fr.rows_read = n_rows + len(parse_rejects)
     fr.rejected = n_bad + len(parse_rejects)
     if fr.rejected:
         limit = None if skip_bad_rows else MAX_REPORTED_ERRORS
@@ -199,16 +206,12 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
             raise BadInputError(str(path), errors[:MAX_REPORTED_ERRORS], total=fr.rejected,
                                 hint="; fix those rows or pass --skip-bad-rows")
         fr.rejects_file = str(_write_rejects(ws, ingest_id, path, table, con, errors))
-    keys = TABLE_KEYS[table]
     stored = [c for c, _ in TABLE_COLUMNS[table] if c != "ingest_id"]
     key_eq = " AND ".join(f"e.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
     existing = ws.table_sql(table) if ws.files(table) else None
-    dup_in_file = con.execute(
-        f"SELECT count(*) - count(DISTINCT ({', '.join(keys)})) FROM typed WHERE _err IS NULL"
-    ).fetchone()[0]
     where = "t._err IS NULL"
     if existing:
-        con.execute(f"CREATE TEMP VIEW existing AS SELECT {', '.join(keys)} FROM ({existing})")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW existing AS SELECT {', '.join(keys)} FROM ({existing})")
         where += f" AND NOT EXISTS (SELECT 1 FROM existing e WHERE {key_eq})"
     qualify = (f" QUALIFY row_number() OVER (PARTITION BY {', '.join('t.' + k for k in keys)} "
                "ORDER BY t._ord) = 1") if dup_in_file else ""
@@ -220,21 +223,43 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
         "COMPRESSION zstd, ROW_GROUP_SIZE 122880)").fetchone()[0]
     fr.rows_added = int(added)
     fr.duplicates = fr.rows_read - fr.rejected - fr.rows_added
-    staged = []
+    staged: dict[str, list[tuple[str | None, Path]]] = {table: []}
     if out.exists():
         for f in sorted(out.rglob("*.parquet")):
-            staged.append((f.parent.name.split("=", 1)[1], f))
+            staged[table].append((f.parent.name.split("=", 1)[1], f))
+    if table == "events" and staged[table]:
+        hosts = _new_hosts(ws, con, [f for _, f in staged[table]], stage / "hosts.parquet", ingest_id)
+        if hosts:
+            staged["hosts"] = [(None, hosts)]
     if not fr.rows_added:
         fr.status = "unchanged"
-    record = {"ingest_id": ingest_id, "source": str(path), "format": fmt,
+    record = {"ingest_id": ingest_id, "source": str(path), "format": fmt, "table": table,
               "rows_read": fr.rows_read, "rows_added": fr.rows_added,
               "duplicates": fr.duplicates, "rejected": fr.rejected,
               "rejects_file": fr.rejects_file}
-    ws.commit(table, staged, record)
-    con.execute("DROP TABLE typed")
+    ws.commit(staged, record)
+    con.execute("DROP VIEW typed")
     if existing:
         con.execute("DROP VIEW existing")
     return fr
+
+
+def _new_hosts(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], out: Path,
+               ingest_id: str) -> Path | None:
+    """Write the hosts of the new events' URLs not yet in the ``hosts`` table, with domains."""
+    listing = ", ".join(_lit(str(f)) for f in files)
+    sql = (f"SELECT DISTINCT {URL_HOST_SQL.format(k='k')} AS host FROM (SELECT unnest(url_keys) "
+           f"AS k FROM read_parquet([{listing}]) WHERE url_keys IS NOT NULL)")
+    if ws.files("hosts"):
+        sql = f"SELECT host FROM ({sql}) WHERE host NOT IN (SELECT host FROM ({ws.table_sql('hosts')}))"
+    hosts = [h for (h,) in con.execute(sql).fetchall() if h]
+    if not hosts:
+        return None
+    table = pa.table({"host": pa.array(hosts, pa.string()),
+                      "domain": pa.array([registered_domain(h) for h in hosts], pa.string()),
+                      "ingest_id": pa.array([ingest_id] * len(hosts), pa.string())})
+    pq.write_table(table, out, compression="zstd")
+    return out
 
 
 def _lit(s: str) -> str:

@@ -8,12 +8,9 @@ make a row bad are defined once. The result has the stored columns of
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from lockstep.ingest.base import GENERIC_COLUMNS, LIST_COLUMNS, REQUIRED_COLUMNS
 from lockstep.schema import TABLE_COLUMNS
-from lockstep.urls import registered_domain
 
 __all__ = ["install_transform_functions", "typed_select", "KNOWN_EXTENSIONS"]
 
@@ -49,28 +46,9 @@ CREATE OR REPLACE MACRO lockstep_ts_ok(t) AS
 """
 
 
-def _domains_udf(hosts: pa.Array) -> pa.Array:
-    """Arrow UDF: list of hosts -> list of registered domains (nulls stay null)."""
-    if isinstance(hosts, pa.ChunkedArray):
-        hosts = hosts.combine_chunks()
-    flat = hosts.flatten()
-    enc = pc.dictionary_encode(flat)
-    dictionary = enc.dictionary.to_pylist()
-    mapped = pa.array([registered_domain(h) for h in dictionary], pa.string())
-    values = mapped.take(enc.indices)
-    return pa.ListArray.from_arrays(hosts.offsets, values, mask=hosts.is_null())
-
-
 def install_transform_functions(con: duckdb.DuckDBPyConnection) -> None:
-    """Define the timestamp macros and the ``lockstep_domains`` UDF on ``con``."""
+    """Define the timestamp macros on ``con``."""
     con.execute(_MACROS)
-    try:
-        con.create_function("lockstep_domains", _domains_udf,
-                            [duckdb.list_type(duckdb.sqltype("VARCHAR"))],
-                            duckdb.list_type(duckdb.sqltype("VARCHAR")), type="arrow",
-                            null_handling="special", side_effects=False)
-    except duckdb.Error:  # already defined on this connection
-        pass
 
 
 def _q(name: str) -> str:
@@ -178,15 +156,9 @@ def _typed_columns(table: str, present: set[str]) -> tuple[dict[str, str], list[
         elif name == "url_keys":
             cols[name] = "url_keys_"
         elif name == "domains":
-            # hosts come from the normalised keys by plain string functions (no second
-            # regex parse); the Python UDF sees each distinct host of a vector once.
-            hosts = ("list_transform(list_filter(url_keys_, lambda k: k LIKE '%://%'), lambda k: "
-                     "split_part(split_part(split_part(split_part(k, '://', 2), '/', 1), '?', 1), ':', 1))")
-            derived = (f"CASE WHEN url_keys_ IS NULL THEN NULL ELSE list_filter(list_distinct("
-                       f"lockstep_domains({hosts})), lambda d: d IS NOT NULL) END")
-            derived = f"nullif({derived}, [])"
-            cols[name] = (f"coalesce(list_transform(domains, lambda d: lower(d)), {derived})"
-                          if "domains" in present else derived)
+            # only domains given as such; those of URLs come from the hosts table
+            cols[name] = ("list_transform(domains, lambda d: lower(d))" if "domains" in present
+                          else "CAST(NULL AS VARCHAR[])")
         elif name == "followers":
             cast = "try_cast(replace(replace(followers, ',', ''), '_', '') AS BIGINT)"
             cols[name] = cast
