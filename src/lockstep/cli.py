@@ -157,7 +157,11 @@ def simulate(
 ) -> None:
     """Write a synthetic world with ground truth (generic format v1 plus a truth table)."""
     summary = _simulate(out_dir, scale, seed, fmt)
-    out.print(f"wrote {out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in _summary_counts(summary).items()))
+    out.print(f"wrote {out_dir} in {summary.elapsed_s:.0f} s: {summary.events:,} events, "
+              f"{summary.accounts:,} accounts, {summary.sessions:,} sessions, "
+              f"{summary.roles:,} roles, {summary.truth_rows:,} truth rows")
+    out.print("planted networks: " + ", ".join(
+        f"{n} {k}" for k, n in sorted(summary.networks_by_kind.items())))
 
 
 def _simulate(out_dir: Path, scale: str, seed: int, fmt: str):  # type: ignore[no-untyped-def]
@@ -174,17 +178,6 @@ def _simulate(out_dir: Path, scale: str, seed: int, fmt: str):  # type: ignore[n
             return run_simulate(out_dir, scale=scale, seed=seed, fmt=fmt, progress=cb)
     except ValueError as exc:  # the simulator's refusals (scale, format, non-empty dir)
         raise UsageError(str(exc)) from None
-
-
-def _summary_counts(summary) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    counts: dict[str, int] = {}
-    for name in ("events", "accounts", "sessions", "roles", "truth"):
-        v = getattr(summary, name, None)
-        if isinstance(v, dict):
-            counts[name] = sum(int(x) for x in v.values())
-        elif isinstance(v, int):
-            counts[name] = v
-    return counts
 
 
 @app.command()
@@ -208,8 +201,13 @@ def demo(
     marker.write_text("created by `lockstep demo`; safe to delete\n")
     t0 = time.perf_counter()
     out.rule("1. simulate a small world with planted networks")
-    _simulate(directory / "world", "small", seed, "parquet")
-    out.print(f"world written to {directory / 'world'}")
+    summary = _simulate(directory / "world", "small", seed, "parquet")
+    out.print(f"world written to {directory / 'world'}: {summary.events:,} events, "
+              f"{summary.accounts:,} accounts")
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(summary.networks_by_kind.items()))
+    tiers = ", ".join(f"tier {t}: {n}" for t, n in sorted(summary.cib_by_tier.items()))
+    out.print(f"planted networks (ground truth, never read by detection): {kinds}; CIB by "
+              f"sophistication {tiers}")
     out.rule("2. ingest it into a fresh workspace")
     ws = Workspace.open(directory / "workspace")
     with _progress() as prog:
