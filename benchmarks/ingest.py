@@ -44,6 +44,7 @@ LOCKSTEP = textwrap.dedent("""
     t = time.perf_counter()
     rep = lockstep.ingest(ws, [src], fmt="generic")
     print(json.dumps({"rows": rep.rows_added, "seconds": time.perf_counter() - t,
+                      "stages": rep.files[0].stages,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)
 
@@ -79,6 +80,7 @@ def main() -> None:
     print(f"{'':24}{'seconds':>10}{'rows/s':>14}{'peak MiB':>10}")
     for name, r in (("bare DuckDB CSV->Parquet", bare), ("lockstep ingest", ours)):
         print(f"{name:24}{r['seconds']:>10.1f}{r['rows'] / r['seconds']:>14,.0f}{r['peak_mb']:>10,.0f}")
+    print("lockstep stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in ours["stages"].items()))
     ratio = ours["seconds"] / bare["seconds"]
     print(f"ratio lockstep/bare time: {ratio:.2f}x (target <= 2x)  "
           f"peak memory: {ours['peak_mb']:,.0f} MiB (target < 2048)")

@@ -78,12 +78,16 @@ class GenericReader:
         raise NotImplementedError("GenericReader loads through DuckDB; use load()")
 
     # -- fast path -----------------------------------------------------------------------
-    def load(self, con: duckdb.DuckDBPyConnection, target: str, path: Path, table: str
-             ) -> tuple[set[str], list[RowError]]:
+    def load(self, con: duckdb.DuckDBPyConnection, target: str, path: Path, table: str,
+             *, streaming: bool = False) -> tuple[set[str], list[RowError]]:
         """Load ``path`` into the DuckDB table ``target`` (all VARCHAR, lists as VARCHAR[]).
 
         Returns the generic columns present and the rows the CSV parser itself refused
         (wrong number of fields, broken quoting, invalid UTF-8), with their line numbers.
+        With ``streaming`` a CSV becomes a view that re-reads the file on each scan instead
+        of a table (no ``rowid``; parser rejects are known only after a scan, see
+        :meth:`parse_rejects`): the fast path for a clean file, which then never has to fit in
+        memory or spill.
         """
         kind = _kind(path)
         src = _sql_str(str(path))
@@ -96,16 +100,13 @@ class GenericReader:
             types = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in header) + "}"
             try:
                 con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+                kind_sql = "VIEW" if streaming else "TABLE"
                 con.execute(
-                    f"CREATE TEMP TABLE {target} AS SELECT * FROM read_csv({src}, header=true, "
+                    f"CREATE TEMP {kind_sql} {target} AS SELECT * FROM read_csv({src}, header=true, "
                     f"delim=',', quote='\"', escape='\"', columns={types}, "
                     "store_rejects=true, auto_detect=false, strict_mode=true, "
                     "null_padding=false, parallel=true)")
-                rejects = [RowError(str(path), int(line) if line is not None else None,
-                                    _reject_reason(etype, msg))
-                           for line, etype, msg in con.execute(
-                               "SELECT line, error_type, error_message FROM reject_errors "
-                               "ORDER BY line").fetchall()]
+                rejects = [] if streaming else self.parse_rejects(con, path)
             except duckdb.Error as exc:
                 raise BadInputError(str(path), [RowError(str(path), None, _clean(exc))]) from None
             cols = set(header)
@@ -151,6 +152,16 @@ class GenericReader:
                         f"read_json_objects({src}, format='newline_delimited')")
             cols = keys
         return cols, rejects
+
+    def parse_rejects(self, con: duckdb.DuckDBPyConnection, path: Path) -> list[RowError]:
+        """The rows DuckDB's CSV parser refused in the scans so far (record numbers)."""
+        try:
+            found = con.execute("SELECT DISTINCT line, error_type, error_message FROM reject_errors "
+                                "ORDER BY line").fetchall()
+        except duckdb.Error:
+            return []
+        return [RowError(str(path), int(line) if line is not None else None,
+                         _reject_reason(etype, msg)) for line, etype, msg in found]
 
     def lines_of(self, path: Path, ordinals: Iterable[int], rejected_records: set[int]
                  ) -> tuple[dict[int, int], dict[int, int]]:

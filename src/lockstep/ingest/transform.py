@@ -60,11 +60,12 @@ def _lit(s: str) -> str:
 
 
 def typed_select(table: str, source: str, columns: dict[str, str],
-                 platform: str | None) -> str:
+                 platform: str | None, *, ord_expr: str = "rowid") -> str:
     """SELECT typing and validating ``source`` (a staging table) as canonical ``table`` rows.
 
     ``columns`` maps each column present in the source to its DuckDB type (``VARCHAR`` or
-    ``VARCHAR[]``); ``platform`` fills rows whose platform is empty.
+    ``VARCHAR[]``); ``platform`` fills rows whose platform is empty; ``ord_expr`` gives each
+    row's position in the source (``rowid`` of a staging table; ``NULL`` for a view).
     """
     present = set(columns)
 
@@ -102,7 +103,7 @@ def typed_select(table: str, source: str, columns: dict[str, str],
     base["_line"] = "CAST(_line AS BIGINT)" if "_line" in present else "CAST(NULL AS BIGINT)"
     base["_error"] = "NULLIF(_error, '')" if "_error" in present else "CAST(NULL AS VARCHAR)"
     inner = ", ".join(f"{expr} AS {_q(name)}" for name, expr in base.items())
-    inner_sql = f"SELECT rowid AS _ord, {inner} FROM {source}"
+    inner_sql = f"SELECT {ord_expr} AS _ord, {inner} FROM {source}"
     if table == "events":
         inner_sql = (f"SELECT * REPLACE (list_transform(urls, lambda u: lockstep_norm_url(u)) "
                      f"AS url_keys_) FROM ({inner_sql})")
