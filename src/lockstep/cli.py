@@ -51,7 +51,7 @@ def _workspace(create: bool = True):  # type: ignore[no-untyped-def]
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                     TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
 
 

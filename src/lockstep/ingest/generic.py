@@ -67,10 +67,18 @@ class GenericReader:
     description = "Lockstep generic format v1: events/accounts/sessions/roles/truth as CSV, Parquet or JSON Lines"
 
     def sniff(self, path: Path) -> bool:
-        """A directory with an events file, or a file named after a generic table."""
+        """A directory with an events file, a file named after a generic table, or a CSV
+        whose header has the required events columns (``event_id, account_id, timestamp``)."""
         if path.is_dir():
             return any(table_of(f) == "events" and _kind(f) for f in path.iterdir())
-        return table_of(path) is not None and _kind(path) is not None
+        if _kind(path) is None:
+            return False
+        if table_of(path) is not None:
+            return True
+        if _kind(path) == "csv":
+            header = _csv_header(path)
+            return header is not None and set(REQUIRED_COLUMNS["events"]) <= set(header)
+        return False
 
     def read(self, path: Path, *, platform: str | None = None,
              chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
