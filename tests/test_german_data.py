@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from conftest import GERMAN
-from lockstep.ingest import ingest
+from lockstep.ingestion import ingest
 from lockstep.stats import workspace_stats
 from lockstep.workspace import Workspace
 

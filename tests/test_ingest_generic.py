@@ -11,7 +11,7 @@ import pytest
 
 from conftest import snapshot, write
 from lockstep.exceptions import BadInputError, UsageError
-from lockstep.ingest import ingest
+from lockstep.ingestion import ingest
 from lockstep.workspace import Workspace
 
 HEADER = "platform,event_id,account_id,timestamp,action,text,urls,hashtags,mentions,reposted_id,replied_id,image_hashes,venue_id\n"

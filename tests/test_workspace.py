@@ -17,7 +17,7 @@ import pytest
 
 from conftest import snapshot, write
 from lockstep.exceptions import SchemaVersionError, WorkspaceError
-from lockstep.ingest import ingest
+from lockstep.ingestion import ingest
 from lockstep.workspace import MANIFEST, Workspace
 
 HEADER = "platform,event_id,account_id,timestamp,urls\n"
@@ -125,3 +125,13 @@ def test_one_writer_at_a_time(ws: Workspace) -> None:
         with pytest.raises(WorkspaceError, match="another Lockstep process"):
             with Workspace(ws.path, ws.manifest).lock():
                 pass
+
+
+def test_opening_while_another_process_writes_leaves_its_staging(ws: Workspace) -> None:
+    live = ws.staging_dir()
+    (live / "part.parquet").write_bytes(b"in progress")
+    with ws.lock():  # stands for an ingest running in another process
+        Workspace.open(ws.path)
+    assert (live / "part.parquet").exists()
+    Workspace.open(ws.path)  # no writer any more: leftovers are cleaned
+    assert not live.exists()

@@ -18,7 +18,7 @@ __all__ = ["__version__", "open_workspace", "Workspace", "ingest", "workspace_st
 
 if TYPE_CHECKING:
     from lockstep.exceptions import LockstepError
-    from lockstep.ingest import ingest
+    from lockstep.ingestion import ingest
     from lockstep.simulate import simulate
     from lockstep.stats import workspace_stats
     from lockstep.urls import normalize_url, registered_domain
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Workspace": "lockstep.workspace",
-    "ingest": "lockstep.ingest",
+    "ingest": "lockstep.ingestion",
     "workspace_stats": "lockstep.stats",
     "simulate": "lockstep.simulate",
     "normalize_url": "lockstep.urls",

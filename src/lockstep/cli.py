@@ -72,9 +72,9 @@ def ingest(
     Formats: generic, coortweet, x-archive, twarc2, crowdtangle, telegram, bluesky.
     """
     from lockstep.exceptions import UsageError
-    from lockstep.ingest import ingest as run_ingest
-    from lockstep.ingest.pipeline import write_report
-    from lockstep.ingest.registry import get_reader
+    from lockstep.ingestion import ingest as run_ingest
+    from lockstep.ingestion import write_report
+    from lockstep.readers.registry import get_reader
 
     for p in paths:  # check before the workspace is created, so a typo leaves nothing behind
         if not p.exists():
@@ -188,7 +188,7 @@ def demo(
 ) -> None:
     """Simulate a small world, ingest it into a fresh workspace and show what is there."""
     from lockstep.exceptions import UsageError
-    from lockstep.ingest import ingest as run_ingest
+    from lockstep.ingestion import ingest as run_ingest
     from lockstep.stats import workspace_stats
     from lockstep.workspace import Workspace
 

@@ -24,6 +24,7 @@ import fcntl
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -123,8 +124,15 @@ class Workspace:
             os.close(dfd)
 
     def _recover(self) -> None:
-        """Remove whatever a killed writer left that the manifest does not list."""
-        with self.lock():
+        """Remove whatever a killed writer left that the manifest does not list.
+
+        Skipped while another process holds the writer lock: its staging files are live.
+        """
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.lock())
+            except WorkspaceError:
+                return
             listed = {f for files in self.manifest["files"].values() for f in files}
             for table in TABLE_COLUMNS:
                 tdir = self.path / table
@@ -210,7 +218,9 @@ class Workspace:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
-        tmp = self.path / ".staging" / "duckdb-tmp"
+        # spill files go to the system temp dir, not .staging/: another process opening the
+        # workspace may clean .staging while this connection is still in use
+        tmp = Path(tempfile.gettempdir()) / f"lockstep-duckdb-{os.getpid()}"
         con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
         install_url_functions(con)
         self.define_views(con)

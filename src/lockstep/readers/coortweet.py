@@ -52,8 +52,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lockstep.ingest._util import CsvFile, conform, sniff_csv_header
-from lockstep.ingest.base import DEFAULT_CHUNK_ROWS, Chunk
+from lockstep.readers._util import CsvFile, conform, sniff_csv_header
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
 
 __all__ = ["CoorTweetReader", "STANDARD_COLUMNS", "MULTI_OBJECT_COLUMNS", "PREFIX_PLATFORMS"]
 
@@ -172,7 +172,7 @@ class CoorTweetReader:
 
     See Also
     --------
-    lockstep.ingest.base.Reader : the contract this class implements.
+    lockstep.readers.base.Reader : the contract this class implements.
     """
 
     name = "coortweet"

@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lockstep.ingest._util import ChunkBuilder, bool_str, clean_int, iter_json_lines, \
+from lockstep.readers._util import ChunkBuilder, bool_str, clean_int, iter_json_lines, \
     sniff_first_json
-from lockstep.ingest.base import DEFAULT_CHUNK_ROWS, Chunk
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
 
 __all__ = ["Twarc2Reader", "tweet_row", "user_row"]
 
@@ -136,7 +136,7 @@ class Twarc2Reader:
 
     See Also
     --------
-    lockstep.ingest.base.Reader : the contract this class implements.
+    lockstep.readers.base.Reader : the contract this class implements.
     """
 
     name = "twarc2"

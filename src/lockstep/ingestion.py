@@ -1,8 +1,10 @@
 """Ingest: read files in any supported format into a workspace, whole or not at all.
 
+(This module is `ingestion`, not `ingest`, so that `lockstep.ingest` stays the function.)
+
 For each source file: load it into a DuckDB staging table (the generic format through DuckDB's
 own readers, the platform formats through their readers' Arrow chunks), type and validate it
-with :func:`~lockstep.ingest.transform.typed_select`, refuse it (default) or set its bad rows
+with :func:`~lockstep.readers.transform.typed_select`, refuse it (default) or set its bad rows
 aside (``skip_bad_rows``), drop rows whose key is already stored or repeated in the file, write
 Parquet into ``.staging/`` and commit it with :meth:`Workspace.commit`.
 """
@@ -23,10 +25,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lockstep.exceptions import BadInputError, RowError, UsageError
-from lockstep.ingest.base import TABLES
-from lockstep.ingest.generic import GenericReader, generic_sources
-from lockstep.ingest.registry import detect_format, get_reader
-from lockstep.ingest.transform import install_transform_functions, typed_select
+from lockstep.readers.base import TABLES
+from lockstep.readers.generic import GenericReader, generic_sources
+from lockstep.readers.registry import detect_format, get_reader
+from lockstep.readers.transform import install_transform_functions, typed_select
 from lockstep.schema import TABLE_COLUMNS, TABLE_KEYS, URL_HOST_SQL
 from lockstep.urls import install_url_functions, registered_domain
 from lockstep.workspace import Workspace
@@ -97,7 +99,7 @@ def ingest(workspace: Workspace, paths: Sequence[str | Path], *, fmt: str = "aut
     paths : sequence of paths
         Files, or directories (a generic dataset, or a folder of one format's files).
     fmt : str
-        A name from :data:`lockstep.ingest.registry.FORMATS`, or ``"auto"``.
+        A name from :data:`lockstep.readers.registry.FORMATS`, or ``"auto"``.
     platform : str, optional
         Platform of rows that carry none (e.g. a generic file without a platform column).
     skip_bad_rows : bool

@@ -38,8 +38,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lockstep.ingest._util import ChunkBuilder, CsvFile, clean_int, dedup, sniff_csv_header
-from lockstep.ingest.base import DEFAULT_CHUNK_ROWS, Chunk
+from lockstep.readers._util import ChunkBuilder, CsvFile, clean_int, dedup, sniff_csv_header
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
 
 __all__ = ["CrowdTangleReader", "TZ_OFFSETS", "local_to_iso"]
 
@@ -124,7 +124,7 @@ class CrowdTangleReader:
 
     See Also
     --------
-    lockstep.ingest.base.Reader : the contract this class implements.
+    lockstep.readers.base.Reader : the contract this class implements.
     """
 
     name = "crowdtangle"

@@ -3,7 +3,7 @@
 A reader turns a file (or directory) it recognises into :class:`Chunk` objects: Arrow tables
 whose columns are those of ``shared/reference/generic-format.md`` version 1 for one table
 (``events``, ``accounts``, ``sessions``, ``roles`` or ``truth``). The common ingest pipeline
-(:mod:`lockstep.ingest.pipeline`) then validates, types, normalises and stores them, so a
+(:mod:`lockstep.ingestion`) then validates, types, normalises and stores them, so a
 reader only maps fields; it never parses timestamps into types, normalises URLs or dedups.
 
 Column conventions for a chunk's ``data``:

@@ -33,9 +33,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lockstep.ingest._util import (ChunkBuilder, CsvFile, bool_str, clean_int, parse_list_like,
+from lockstep.readers._util import (ChunkBuilder, CsvFile, bool_str, clean_int, parse_list_like,
                                    sniff_csv_header)
-from lockstep.ingest.base import DEFAULT_CHUNK_ROWS, Chunk
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
 
 __all__ = ["XArchiveReader"]
 
@@ -81,7 +81,7 @@ class XArchiveReader:
 
     See Also
     --------
-    lockstep.ingest.base.Reader : the contract this class implements.
+    lockstep.readers.base.Reader : the contract this class implements.
     """
 
     name = "x-archive"

@@ -32,9 +32,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lockstep.ingest._util import ChunkBuilder, iter_json_lines, sniff_first_json, \
+from lockstep.readers._util import ChunkBuilder, iter_json_lines, sniff_first_json, \
     unix_us_to_iso
-from lockstep.ingest.base import DEFAULT_CHUNK_ROWS, Chunk
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
 
 __all__ = ["BlueskyReader"]
 
@@ -106,7 +106,7 @@ class BlueskyReader:
 
     See Also
     --------
-    lockstep.ingest.base.Reader : the contract this class implements.
+    lockstep.readers.base.Reader : the contract this class implements.
     """
 
     name = "bluesky"

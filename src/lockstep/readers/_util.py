@@ -2,7 +2,7 @@
 
 Reading text line by line while checking UTF-8 (and naming the bad line), CSV headers and rows
 with line numbers, list-like strings (``[a, b]``, ``['a', 'b']``), and row dictionaries turned
-into :class:`~lockstep.ingest.base.Chunk` objects with the contract's column types (strings,
+into :class:`~lockstep.readers.base.Chunk` objects with the contract's column types (strings,
 ``list<string>`` for multi-valued columns, ``int64`` for ``_line``). Nothing here parses
 timestamps into types or normalises values: that is the pipeline's job.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from lockstep.exceptions import BadInputError, RowError
-from lockstep.ingest.base import DEFAULT_CHUNK_ROWS, GENERIC_COLUMNS, LIST_COLUMNS, Chunk
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, GENERIC_COLUMNS, LIST_COLUMNS, Chunk
 
 __all__ = ["REENCODE_HINT", "bad_input", "iter_text_lines", "read_head", "sniff_csv_header",
            "sniff_first_json", "CsvFile", "iter_json_lines", "parse_list_like", "dedup",

@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from lockstep.exceptions import BadInputError
-from lockstep.ingest._util import REENCODE_HINT, ChunkBuilder, bad_input, read_head
-from lockstep.ingest.base import DEFAULT_CHUNK_ROWS, Chunk
+from lockstep.readers._util import REENCODE_HINT, ChunkBuilder, bad_input, read_head
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
 
 __all__ = ["TelegramReader", "JsonMessageStream"]
 
@@ -239,7 +239,7 @@ class TelegramReader:
 
     See Also
     --------
-    lockstep.ingest.base.Reader : the contract this class implements.
+    lockstep.readers.base.Reader : the contract this class implements.
     """
 
     name = "telegram"

@@ -11,13 +11,13 @@ import pyarrow.compute as pc
 import pytest
 
 from lockstep.exceptions import BadInputError
-from lockstep.ingest.base import GENERIC_COLUMNS, Reader
-from lockstep.ingest.bluesky import BlueskyReader
-from lockstep.ingest.coortweet import CoorTweetReader
-from lockstep.ingest.crowdtangle import CrowdTangleReader
-from lockstep.ingest.telegram import TelegramReader
-from lockstep.ingest.twarc2 import Twarc2Reader
-from lockstep.ingest.x_archive import XArchiveReader
+from lockstep.readers.base import GENERIC_COLUMNS, Reader
+from lockstep.readers.bluesky import BlueskyReader
+from lockstep.readers.coortweet import CoorTweetReader
+from lockstep.readers.crowdtangle import CrowdTangleReader
+from lockstep.readers.telegram import TelegramReader
+from lockstep.readers.twarc2 import Twarc2Reader
+from lockstep.readers.x_archive import XArchiveReader
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 HERE = FIXTURES / "coortweet"

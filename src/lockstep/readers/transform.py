@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from lockstep.ingest.base import GENERIC_COLUMNS, LIST_COLUMNS, REQUIRED_COLUMNS
+from lockstep.readers.base import GENERIC_COLUMNS, LIST_COLUMNS, REQUIRED_COLUMNS
 from lockstep.schema import TABLE_COLUMNS
 
 __all__ = ["install_transform_functions", "typed_select", "KNOWN_EXTENSIONS"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from lockstep.exceptions import BadInputError, RowError, UsageError
-from lockstep.ingest.base import DEFAULT_CHUNK_ROWS, GENERIC_COLUMNS, LIST_COLUMNS, REQUIRED_COLUMNS, TABLES, Chunk
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, GENERIC_COLUMNS, LIST_COLUMNS, REQUIRED_COLUMNS, TABLES, Chunk
 
 __all__ = ["GenericReader", "generic_sources", "table_of"]
 

@@ -5,19 +5,19 @@ import importlib
 from pathlib import Path
 
 from lockstep.exceptions import UsageError
-from lockstep.ingest.base import Reader
+from lockstep.readers.base import Reader
 
 __all__ = ["FORMATS", "get_reader", "detect_format"]
 
 #: ``--format`` name -> "module:Class"; imported only when used.
 FORMATS: dict[str, str] = {
-    "generic": "lockstep.ingest.generic:GenericReader",
-    "coortweet": "lockstep.ingest.coortweet:CoorTweetReader",
-    "x-archive": "lockstep.ingest.x_archive:XArchiveReader",
-    "twarc2": "lockstep.ingest.twarc2:Twarc2Reader",
-    "crowdtangle": "lockstep.ingest.crowdtangle:CrowdTangleReader",
-    "telegram": "lockstep.ingest.telegram:TelegramReader",
-    "bluesky": "lockstep.ingest.bluesky:BlueskyReader",
+    "generic": "lockstep.readers.generic:GenericReader",
+    "coortweet": "lockstep.readers.coortweet:CoorTweetReader",
+    "x-archive": "lockstep.readers.x_archive:XArchiveReader",
+    "twarc2": "lockstep.readers.twarc2:Twarc2Reader",
+    "crowdtangle": "lockstep.readers.crowdtangle:CrowdTangleReader",
+    "telegram": "lockstep.readers.telegram:TelegramReader",
+    "bluesky": "lockstep.readers.bluesky:BlueskyReader",
 }
 
 

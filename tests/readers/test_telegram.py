@@ -8,14 +8,14 @@ import pyarrow as pa
 import pytest
 
 from lockstep.exceptions import BadInputError
-from lockstep.ingest import telegram
-from lockstep.ingest.base import Reader
-from lockstep.ingest.bluesky import BlueskyReader
-from lockstep.ingest.coortweet import CoorTweetReader
-from lockstep.ingest.crowdtangle import CrowdTangleReader
-from lockstep.ingest.telegram import TelegramReader
-from lockstep.ingest.twarc2 import Twarc2Reader
-from lockstep.ingest.x_archive import XArchiveReader
+from lockstep.readers import telegram
+from lockstep.readers.base import Reader
+from lockstep.readers.bluesky import BlueskyReader
+from lockstep.readers.coortweet import CoorTweetReader
+from lockstep.readers.crowdtangle import CrowdTangleReader
+from lockstep.readers.telegram import TelegramReader
+from lockstep.readers.twarc2 import Twarc2Reader
+from lockstep.readers.x_archive import XArchiveReader
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 HERE = FIXTURES / "telegram"
