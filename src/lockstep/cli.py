@@ -218,9 +218,237 @@ def demo(
         out.print(f"  {Path(f.source).name}: {f.rows_added:,} rows added ({f.seconds:.1f} s)")
     out.rule("3. what is in the workspace")
     print_stats(workspace_stats(ws))
+    out.rule("4. coordinated networks (co-action signals, fused, Leiden, ranked)")
+    from lockstep.detect import detect as run_detect
+    from lockstep.evaluate import evaluate as run_evaluate
+    from lockstep.evaluate import read_truth
+
+    run = run_detect(ws)
+    print_networks(run, 10)
+    top = run.networks.column("network_id")[0].as_py() if run.n_networks else None
+    if top:
+        out.print(f"evidence for {top}: lockstep --workspace {ws.path} network {top}")
+    out.rule("5. against the planted ground truth (detection never reads it)")
+    con = ws.connect()
+    n_acc = con.execute("SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM events)").fetchone()[0]
+    con.close()
+    print_evaluation(run_evaluate(run.members, read_truth(ws), all_accounts=n_acc))
     out.print(f"\nDone in {time.perf_counter() - t0:.0f} s. Workspace: {ws.path} "
-              f"(try: lockstep --workspace {ws.path} stats)")
-    out.print("Detection, networks and verdicts come in later releases (see the issues).")
+              f"(try: lockstep --workspace {ws.path} networks)")
+    out.print("Not yet in the demo: significance testing, infrastructure and text signals, "
+              "verdicts (cib/spam/authentic) and operator attribution (see the open issues).")
+
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@app.command()
+def detect(
+    signals: Annotated[str, typer.Option(help="Comma-separated co-action signals: co-repost, "
+                                         "co-link, co-reply, co-image, co-hashtag, co-domain, "
+                                         "co-mention, co-venue, co-object.")] =
+        "co-repost,co-link,co-reply,co-image,co-hashtag,co-domain",
+    window: Annotated[Optional[float], typer.Option(help="Co-action window in seconds (inclusive); "
+                                                    "0 = choose it from the data.")] = 1800.0,
+    min_weight: Annotated[int, typer.Option(help="Minimum co-actions for a pair to count.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of community detection.")] = 0,
+    min_size: Annotated[int, typer.Option(help="Smallest network, in accounts.")] = 3,
+    top: Annotated[int, typer.Option(help="How many networks to list.")] = 15,
+) -> None:
+    """Find coordinated networks: co-action signals, fused and clustered (Leiden), ranked and
+    stored in the workspace with the parameters used."""
+    from lockstep.detect import detect as run_detect
+
+    ws = _workspace(create=False)
+    with _progress() as prog:
+        task = prog.add_task("detect", total=None)
+        run = run_detect(ws, signals=_split(signals), window=window or None,
+                         min_weight=min_weight, seed=seed, min_size=min_size,
+                         progress=lambda m, d, t: prog.update(task, description=m, completed=d, total=t))
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.params.get("timings", {}).items())
+    out.print(f"run {run.run_id}: {run.n_networks} networks ({timings})")
+    print_networks(run, top)
+
+
+def print_networks(run, top: int) -> None:  # type: ignore[no-untyped-def]
+    """The ranked network table."""
+    t = Table(title=f"networks, most serious first (run {run.run_id})")
+    for c in ("network", "score", "size", "platforms", "signals", "density", "first", "last"):
+        t.add_column(c, justify="right" if c in {"score", "size", "density"} else "left",
+                     no_wrap=c != "signals", overflow="fold" if c == "signals" else "ellipsis")
+    for row in run.networks.slice(0, top).to_pylist():
+        sig = " ".join(f"{s}:{sh:.0%}" for s, sh in zip(row["signals"], row["signal_share"]) if sh >= 0.05)
+        t.add_row(row["network_id"], f"{row['score']:.1f}", str(row["size"]),
+                  ",".join(row["platforms"]), sig, f"{row['density']:.2f}",
+                  str(row["first_seen"])[:10], str(row["last_seen"])[:10])
+    out.print(t)
+
+
+def _run(run_id: Optional[str]):  # type: ignore[no-untyped-def]
+    from lockstep.exceptions import UsageError
+    from lockstep.graph import load_run
+
+    ws = _workspace(create=False)
+    try:
+        return ws, load_run(ws, run_id)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        raise UsageError(f"no detection run found ({exc}); run `lockstep detect` first") from None
+
+
+@app.command()
+def networks(
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
+    top: Annotated[int, typer.Option(help="How many networks to list.")] = 50,
+) -> None:
+    """List the networks of the latest (or a given) detection run."""
+    _, run = _run(run_id)
+    print_networks(run, top)
+
+
+@app.command()
+def network(
+    network_id: Annotated[str, typer.Argument(help="Network id, e.g. N0001.")],
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
+    evidence: Annotated[int, typer.Option(help="Evidence pairs to show.")] = 10,
+) -> None:
+    """One network: members, per-signal evidence, top shared objects and a timeline."""
+    import pyarrow.compute as pc
+
+    from lockstep.exceptions import UsageError
+
+    ws, run = _run(run_id)
+    rows = run.networks.filter(pc.equal(run.networks["network_id"], network_id)).to_pylist()
+    if not rows:
+        raise UsageError(f"no network {network_id} in run {run.run_id}; see `lockstep networks`")
+    n = rows[0]
+    out.print(f"[bold]{network_id}[/bold]  score {n['score']:.1f}  size {n['size']}  "
+              f"platforms {', '.join(n['platforms'])}  {str(n['first_seen'])[:16]} .. {str(n['last_seen'])[:16]}")
+    members = run.members.filter(pc.equal(run.members["network_id"], network_id)).to_pylist()
+    t = Table(title="members (strongest ties first)")
+    for c in ("platform", "account", "kind", "handle", "created", "degree", "strength"):
+        t.add_column(c)
+    for m in sorted(members, key=lambda m: -m["strength"])[:40]:
+        t.add_row(m["platform"], m["account_id"], m["kind"] or "", m.get("handle") or "",
+                  str(m.get("created_at") or "")[:10], str(m["degree"]), f"{m['strength']:.2f}")
+    out.print(t)
+    edges = run.edges.filter(pc.equal(run.edges["network_id"], network_id))
+    t = Table(title="evidence by signal")
+    for c in ("signal", "pairs", "co-actions", "objects", "median Δt (s)"):
+        t.add_column(c, justify="right" if c != "signal" else "left")
+    by_sig: dict[str, list[dict]] = {}
+    for e in edges.to_pylist():
+        by_sig.setdefault(e["signal"], []).append(e)
+    for sig, es in sorted(by_sig.items(), key=lambda kv: -len(kv[1])):
+        deltas = sorted(e["median_delta_s"] for e in es if e["median_delta_s"] is not None)
+        t.add_row(sig, str(len(es)), f"{sum(e['weight'] for e in es):,}", f"{sum(e['support'] for e in es):,}",
+                  f"{deltas[len(deltas) // 2]:.0f}" if deltas else "")
+    out.print(t)
+    strongest = sorted(edges.to_pylist(), key=lambda e: -e["weight"])[:evidence]
+    t = Table(title="strongest links and the events behind them (event_a|event_b)")
+    for c in ("account a", "account b", "signal", "co-actions", "events"):
+        t.add_column(c, overflow="fold")
+    for e in strongest:
+        t.add_row(e["account_a"], e["account_b"], e["signal"], str(e["weight"]),
+                  ", ".join((e["evidence"] or [])[:3]))
+    out.print(t)
+    _objects_and_timeline(ws, members)
+
+
+def _objects_and_timeline(ws, members) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    con = ws.connect()
+    con.register("m", pa.table({"platform": [m["platform"] for m in members],
+                                "account_id": [m["account_id"] for m in members]}))
+    top = con.execute("SELECT object_type, object_id, count(*) n, count(DISTINCT o.account_id) a FROM objects o "
+                      "JOIN m USING (platform, account_id) GROUP BY 1, 2 HAVING a > 1 "
+                      "ORDER BY a DESC, n DESC LIMIT 10").fetchall()
+    t = Table(title="top shared objects")
+    for c in ("type", "object", "events", "members"):
+        t.add_column(c, overflow="fold")
+    for otype, oid, n, a in top:
+        t.add_row(otype, oid, f"{n:,}", f"{a:,}")
+    out.print(t)
+    days = con.execute("SELECT CAST(date_trunc('day', ts) AS DATE) d, count(*) FROM events e "
+                       "JOIN m USING (platform, account_id) GROUP BY 1 ORDER BY 1").fetchall()
+    if days:
+        peak = max(n for _, n in days)
+        out.print("[bold]timeline[/bold] (events per day)")
+        for d, n in days:
+            out.print(f"  {d}  {'█' * max(1, round(40 * n / peak))} {n:,}")
+    con.close()
+
+
+@app.command()
+def pairs(
+    signal: Annotated[str, typer.Option(help="co-repost, co-link, co-reply, co-hashtag, co-image, "
+                                        "co-domain, co-mention, co-venue or co-object.")] = "co-repost",
+    window: Annotated[float, typer.Option(help="Window in seconds (inclusive); 0 = from the data.")] = 10,
+    min_weight: Annotated[int, typer.Option(help="Minimum co-actions (event pairs).")] = 1,
+    out_path: Annotated[Path, typer.Option("--out", help="CSV file to write.")] = Path("pairs.csv"),
+) -> None:
+    """Write the raw pair edges of one signal as CSV, for comparison with other tools."""
+    from lockstep.pairs import pairs as run_pairs
+    from lockstep.pairs import pairs_stats, write_pairs
+
+    table = run_pairs(_workspace(create=False), signal=signal, window=window or None,
+                      min_weight=min_weight)
+    n = write_pairs(table, out_path)
+    st = pairs_stats(table).get("stats", pairs_stats(table))
+    out.print(f"{n:,} pairs written to {out_path} (window {st.get('window_s', window)} s)")
+
+
+@app.command()
+def export(
+    what: Annotated[str, typer.Argument(help="What to export: networks.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, json, gexf or graphml.")] = "csv",
+    out_path: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("networks.csv"),
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
+) -> None:
+    """Export the networks of a run: CSV (one row per member), JSON, GEXF (Gephi) or GraphML."""
+    from lockstep.exceptions import UsageError
+    from lockstep.graph import export_networks
+
+    if what != "networks":
+        raise UsageError(f"cannot export {what!r}; try: lockstep export networks --format gexf")
+    _, run = _run(run_id)
+    path = export_networks(run, fmt, out_path)
+    out.print(f"run {run.run_id}: {run.n_networks} networks written to {path}")
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Optional[Path], typer.Option(help="Truth file (generic format); default: the "
+                                                  "workspace's truth table.")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
+) -> None:
+    """Account-level precision, recall and F1 of a run against planted ground truth."""
+    from lockstep.evaluate import evaluate as run_evaluate
+    from lockstep.evaluate import read_truth
+
+    ws, run = _run(run_id)
+    con = ws.connect()
+    n_acc = con.execute("SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM events)").fetchone()[0]
+    con.close()
+    rep = run_evaluate(run.members, read_truth(truth if truth else ws), all_accounts=n_acc)
+    print_evaluation(rep)
+
+
+def print_evaluation(rep) -> None:  # type: ignore[no-untyped-def]
+    """The evaluation table."""
+    t = Table(title="accounts flagged vs planted")
+    for c in ("group", "planted", "flagged", "precision", "recall", "F1"):
+        t.add_column(c, justify="left" if c == "group" else "right")
+    fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+    for r in rep.table():
+        t.add_row(r["group"], f"{r['planted']:,}", f"{r['flagged']:,}", fmt(r["precision"]),
+                  fmt(r["recall"]), fmt(r["f1"]))
+    out.print(t)
+    share = "" if rep.ordinary_share is None else f" ({rep.ordinary_share:.2%} of ordinary accounts)"
+    out.print(f"members of authentic communities flagged: {rep.authentic_flagged:,}; "
+              f"ordinary users flagged: {rep.ordinary_flagged:,}{share}")
 
 
 def main() -> None:

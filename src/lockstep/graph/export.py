@@ -1,0 +1,230 @@
+"""Export a detection run's networks as CSV, JSON, GEXF (Gephi) or GraphML.
+
+``csv``
+    One row per member, columns exactly :data:`CSV_COLUMNS`; ``verdict``, ``role`` and
+    ``confidence`` stay empty until attribution fills them.
+``json``
+    The run's id and parameters, then each network with its score components, members and a
+    summary per signal (edges, event pairs, objects, time span, a few evidence ids).
+``gexf``
+    Gephi's format (written by :func:`networkx.write_gexf`): nodes are
+    ``"platform:account_id"`` with ``label`` (handle, else id), ``platform``, ``account_id``,
+    ``handle`` and ``kind`` where known, ``network_id``, ``score``, ``degree``, ``strength``
+    and a ``viz:color`` per network; edges carry the fused ``weight`` and ``signal`` (the
+    signals, comma-joined), ``first_seen``, ``last_seen`` (ISO 8601), ``median_delta_s``,
+    ``event_pairs``, ``support`` and ``signals_json`` (per-signal numbers).
+``graphml``
+    The same attributes without ``viz``; GraphML has no list type, so lists are JSON strings.
+"""
+from __future__ import annotations
+
+import colorsys
+import csv
+import json
+import math
+import statistics
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lockstep.exceptions import UsageError
+from lockstep.graph.networks import COMPONENTS, Run
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["export_networks", "to_networkx", "networks_to_dict", "network_color", "FORMATS",
+           "CSV_COLUMNS"]
+
+FORMATS = ("csv", "json", "gexf", "graphml")
+CSV_COLUMNS = ("network_id", "platform", "account_id", "kind", "score", "verdict", "role",
+               "confidence")
+#: Kelly-style distinct colours for the first networks; later ones step the hue by the
+#: golden ratio.
+_PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128),
+            (220, 190, 255), (170, 110, 40), (128, 0, 0), (170, 255, 195), (128, 128, 0),
+            (255, 215, 180), (0, 0, 128), (255, 225, 25))
+_EVIDENCE_SAMPLE = 5
+
+
+def network_color(rank: int) -> tuple[int, int, int]:
+    """RGB colour of the network ranked ``rank`` (1 = first)."""
+    if 1 <= rank <= len(_PALETTE):
+        return _PALETTE[rank - 1]
+    h = (rank * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(h, 0.65, 0.9)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _iso(x: datetime | None) -> str | None:
+    return x.isoformat() if x is not None else None
+
+
+def _pairs(run: Run) -> list[dict[str, Any]]:
+    """Internal edges aggregated per pair (the long table has one row per signal)."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in run.edges.select(["network_id", "platform_a", "account_a", "platform_b",
+                               "account_b", "signal", "weight", "support", "first_seen",
+                               "last_seen", "median_delta_s", "strength"]).to_pylist():
+        a, b = f"{r['platform_a']}:{r['account_a']}", f"{r['platform_b']}:{r['account_b']}"
+        p = out.setdefault((r["network_id"], a, b), {
+            "network_id": r["network_id"], "a": a, "b": b, "weight": 0.0, "event_pairs": 0,
+            "support": 0, "first_seen": None, "last_seen": None, "median_delta_s": None,
+            "signals": {}})
+        p["weight"] += r["strength"] or 0.0
+        p["event_pairs"] += r["weight"] or 0
+        p["support"] += r["support"] or 0
+        if r["first_seen"] is not None:
+            p["first_seen"] = min(filter(None, (p["first_seen"], r["first_seen"])))
+        if r["last_seen"] is not None:
+            p["last_seen"] = max(filter(None, (p["last_seen"], r["last_seen"])))
+        med = r["median_delta_s"]
+        if med is not None and not math.isnan(med):
+            p["median_delta_s"] = med if p["median_delta_s"] is None else min(
+                p["median_delta_s"], med)
+        p["signals"][r["signal"]] = {"weight": r["weight"], "support": r["support"],
+                                     "median_delta_s": med, "strength": r["strength"]}
+    return list(out.values())
+
+
+def to_networkx(run: Run, *, viz: bool = True) -> nx.Graph:
+    """The run's networks as one :class:`networkx.Graph` (attributes as in GEXF export).
+
+    Parameters
+    ----------
+    run : Run
+    viz : bool, default True
+        Add GEXF ``viz`` (colour by network, size by degree) to nodes.
+    """
+    import networkx as nx
+
+    nets = {r["network_id"]: r for r in run.networks.select(
+        ["network_id", "rank", "score"]).to_pylist()}
+    g = nx.Graph()
+    for m in run.members.to_pylist():
+        net = nets[m["network_id"]]
+        attrs: dict[str, Any] = {
+            "label": m.get("handle") or m["account_id"], "platform": m["platform"],
+            "account_id": m["account_id"], "network_id": m["network_id"],
+            "network_rank": int(net["rank"]), "score": float(net["score"]),
+            "degree": int(m["degree"]), "strength": float(m["strength"])}
+        for opt in ("handle", "kind"):
+            if m.get(opt):
+                attrs[opt] = m[opt]
+        if m.get("created_at") is not None:
+            attrs["created_at"] = m["created_at"].isoformat()
+        if viz:
+            r, gg, b = network_color(int(net["rank"]))
+            attrs["viz"] = {"color": {"r": r, "g": gg, "b": b, "a": 1.0},
+                            "size": round(4.0 + 2.0 * math.sqrt(m["degree"]), 3)}
+        g.add_node(f"{m['platform']}:{m['account_id']}", **attrs)
+    for p in _pairs(run):
+        attrs = {"weight": float(p["weight"]), "signal": ",".join(sorted(p["signals"])),
+                 "network_id": p["network_id"], "event_pairs": int(p["event_pairs"]),
+                 "support": int(p["support"]),
+                 "signals_json": json.dumps(p["signals"], sort_keys=True)}
+        for k in ("first_seen", "last_seen"):
+            if p[k] is not None:
+                attrs[k] = p[k].isoformat()
+        if p["median_delta_s"] is not None:
+            attrs["median_delta_s"] = float(p["median_delta_s"])
+        g.add_edge(p["a"], p["b"], **attrs)
+    return g
+
+
+def _signal_summary(edges: list[dict[str, Any]], shares: dict[str, float]
+                    ) -> list[dict[str, Any]]:
+    by: dict[str, list[dict[str, Any]]] = {}
+    for e in edges:
+        by.setdefault(e["signal"], []).append(e)
+    out = []
+    for sig in sorted(by, key=lambda s: (-shares.get(s, 0.0), s)):
+        rows = by[sig]
+        meds = [r["median_delta_s"] for r in rows if r["median_delta_s"] is not None
+                and not math.isnan(r["median_delta_s"])]
+        firsts = [r["first_seen"] for r in rows if r["first_seen"] is not None]
+        lasts = [r["last_seen"] for r in rows if r["last_seen"] is not None]
+        evidence = [x for r in rows for x in (r["evidence"] or [])][:_EVIDENCE_SAMPLE]
+        out.append({"signal": sig, "share": shares.get(sig, 0.0), "edges": len(rows),
+                    "event_pairs": sum(r["weight"] or 0 for r in rows),
+                    "objects": sum(r["support"] or 0 for r in rows),
+                    "first_seen": _iso(min(firsts)) if firsts else None,
+                    "last_seen": _iso(max(lasts)) if lasts else None,
+                    "median_delta_s": statistics.median(meds) if meds else None,
+                    "evidence_sample": evidence})
+    return out
+
+
+def networks_to_dict(run: Run) -> dict[str, Any]:
+    """The run as a JSON-ready dict: id, parameters, and networks with members and signals."""
+    members: dict[str, list[dict[str, Any]]] = {}
+    for m in run.members.to_pylist():
+        nid = m.pop("network_id")
+        m["created_at"] = _iso(m["created_at"])
+        members.setdefault(nid, []).append(m)
+    edges: dict[str, list[dict[str, Any]]] = {}
+    for e in run.edges.to_pylist():
+        edges.setdefault(e["network_id"], []).append(e)
+    nets = []
+    for n in run.networks.to_pylist():
+        nid = n["network_id"]
+        shares = dict(zip(n["signals"], n["signal_share"]))
+        nets.append({
+            "network_id": nid, "rank": n["rank"], "score": n["score"], "size": n["size"],
+            "components": {c: n[c] for c in COMPONENTS}, "density": n["density"],
+            "n_edges": n["n_edges"], "signals": n["signals"], "platforms": n["platforms"],
+            "first_seen": _iso(n["first_seen"]), "last_seen": _iso(n["last_seen"]),
+            "members": members.get(nid, []),
+            "signal_summary": _signal_summary(edges.get(nid, []), shares)})
+    return {"format": "lockstep-networks", "version": 1, "run_id": run.run_id,
+            "created": run.created, "params": run.params, "networks": nets}
+
+
+def export_networks(run: Run, fmt: str, path: str | Path) -> Path:
+    """Write ``run``'s networks to ``path`` as ``csv``, ``json``, ``gexf`` or ``graphml``.
+
+    Parameters
+    ----------
+    run : Run
+        A run from :func:`~lockstep.graph.networks.detect_networks` or
+        :func:`~lockstep.graph.store.load_run`.
+    fmt : {"csv", "json", "gexf", "graphml"}
+    path : str or Path
+        Output file (parent directories are created).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    UsageError
+        Unknown ``fmt``.
+    """
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        score = dict(zip(run.networks["network_id"].to_pylist(),
+                         run.networks["score"].to_pylist()))
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(CSV_COLUMNS)
+            for m in run.members.select(["network_id", "platform", "account_id",
+                                         "kind"]).to_pylist():
+                w.writerow([m["network_id"], m["platform"], m["account_id"], m["kind"] or "",
+                            score[m["network_id"]], "", "", ""])
+    elif fmt == "json":
+        with open(out, "w", encoding="utf-8") as fh:
+            json.dump(networks_to_dict(run), fh, indent=1, default=str)
+    else:
+        import networkx as nx
+
+        if fmt == "gexf":
+            nx.write_gexf(to_networkx(run, viz=True), out)
+        else:
+            nx.write_graphml(to_networkx(run, viz=False), out)
+    return out

@@ -1,0 +1,142 @@
+"""Account-level evaluation against a truth table, on a small hand-computed example."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import write
+
+from lockstep.evaluate import TRUTH_COLUMNS, evaluate, read_truth
+from lockstep.exceptions import UsageError
+from lockstep.ingestion import ingest
+
+# planted: cib n1 (tier 1) a1-a4, cib n2 (tier 3) b1-b4, spam s1 s1-s2, authentic au1 h1-h3;
+# o1 is in the truth table with no network (ordinary); z1 is not in the truth table at all.
+TRUTH_ROWS = ([(f"a{i}", "n1", "cib", 1) for i in range(1, 5)]
+              + [(f"b{i}", "n2", "cib", 3) for i in range(1, 5)]
+              + [("s1", "s1", "spam", None), ("s2", "s1", "spam", None)]
+              + [(f"h{i}", "au1", "authentic", None) for i in range(1, 4)]
+              + [("o1", None, None, None)])
+FLAGGED_ROWS = ([("N1", a) for a in ("a1", "a2", "a3", "o1", "z1")]
+                + [("N2", a) for a in ("b1", "h1", "h2")]
+                + [("N3", a) for a in ("s1", "s2", "a4")])
+
+
+def truth_table(with_tier: bool = True) -> pa.Table:
+    cols = {"platform": ["x"] * len(TRUTH_ROWS), "account_id": [r[0] for r in TRUTH_ROWS],
+            "network_id": [r[1] for r in TRUTH_ROWS],
+            "network_kind": [r[2] for r in TRUTH_ROWS],
+            "operator_id": [None] * len(TRUTH_ROWS)}
+    if with_tier:
+        cols["tier"] = pa.array([r[3] for r in TRUTH_ROWS], pa.int64())
+    return pa.table(cols)
+
+
+def flagged_table() -> pa.Table:
+    return pa.table({"network_id": [r[0] for r in FLAGGED_ROWS],
+                     "platform": ["x"] * len(FLAGGED_ROWS),
+                     "account_id": [r[1] for r in FLAGGED_ROWS]})
+
+
+def test_overall_kind_and_tier_numbers():
+    r = evaluate(flagged_table(), truth_table(), all_accounts=113)
+    # F = 11 flagged, P = 13 planted, F & P = 9 (a1-a4, b1, h1, h2, s1, s2)
+    o = r.overall
+    assert (o.planted, o.flagged) == (13, 9) and r.n_flagged == 11
+    assert o.precision == pytest.approx(9 / 11)
+    assert o.recall == pytest.approx(9 / 13)
+    assert o.f1 == pytest.approx(0.75)  # 2 * 9 / (11 + 13)
+    kinds = {g.group: g for g in r.by_kind}
+    assert list(kinds) == ["kind=cib", "kind=spam", "kind=authentic"]
+    # precision of a group is against the 2 flagged ordinary accounts (o1, z1)
+    assert (kinds["kind=cib"].recall, kinds["kind=cib"].precision) == (5 / 8, 5 / 7)
+    assert kinds["kind=cib"].f1 == pytest.approx(2 / 3)
+    assert (kinds["kind=spam"].recall, kinds["kind=spam"].precision) == (1.0, 0.5)
+    assert kinds["kind=authentic"].recall == pytest.approx(2 / 3)
+    assert kinds["kind=authentic"].f1 == pytest.approx(4 / 7)
+    tiers = {g.group: g for g in r.by_tier}
+    assert list(tiers) == ["tier=1", "tier=3"]
+    assert (tiers["tier=1"].planted, tiers["tier=1"].flagged) == (4, 4)
+    assert tiers["tier=1"].recall == 1.0 and tiers["tier=1"].precision == pytest.approx(4 / 6)
+    assert tiers["tier=1"].f1 == pytest.approx(0.8)
+    assert tiers["tier=3"].recall == 0.25 and tiers["tier=3"].precision == pytest.approx(1 / 3)
+    assert tiers["tier=3"].f1 == pytest.approx(2 / 7)
+    assert r.authentic_flagged == 2
+    assert r.ordinary_flagged == 2
+    assert r.ordinary_share == pytest.approx(2 / 100)
+
+
+def test_best_matching_networks():
+    m = {x.network_id: x for x in evaluate(flagged_table(), truth_table()).matches}
+    assert list(m) == ["au1", "n1", "n2", "s1"]
+    assert (m["n1"].best_match, m["n1"].jaccard, m["n1"].overlap) == ("N1", 0.5, 3)
+    assert (m["n1"].n_detected, m["n1"].flagged, m["n1"].recall) == (2, 4, 1.0)
+    assert (m["n1"].network_kind, m["n1"].tier, m["n1"].size) == ("cib", 1, 4)
+    assert (m["n2"].best_match, m["n2"].recall) == ("N2", 0.25)
+    assert m["n2"].jaccard == pytest.approx(1 / 6)
+    assert (m["s1"].best_match, m["s1"].jaccard) == ("N3", pytest.approx(2 / 3))
+    assert (m["au1"].best_match, m["au1"].jaccard) == ("N2", 0.5)
+    assert m["au1"].tier is None
+
+
+def test_table_and_dict():
+    r = evaluate(flagged_table(), truth_table(), all_accounts=113)
+    rows = r.table()
+    assert [x["group"] for x in rows] == ["overall", "kind=cib", "kind=spam", "kind=authentic",
+                                          "tier=1", "tier=3"]
+    assert set(rows[0]) == {"group", "planted", "flagged", "precision", "recall", "f1"}
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["overall"]["f1"] == pytest.approx(0.75)
+    assert d["ordinary_flagged"] == 2 and len(d["matches"]) == 4
+
+
+def test_no_tier_column_and_edge_cases():
+    r = evaluate(flagged_table(), truth_table(with_tier=False))
+    assert r.by_tier == [] and r.ordinary_share is None
+    assert all(m.tier is None for m in r.matches)
+    empty = evaluate(flagged_table().slice(0, 0), truth_table())
+    assert empty.overall.precision is None and empty.overall.recall == 0.0
+    assert empty.overall.f1 is None and empty.matches[0].best_match is None
+    # an account flagged twice counts once; ties go to the smaller network id
+    dup = pa.table({"network_id": ["N2", "N1"], "platform": ["x", "x"],
+                    "account_id": ["s1", "s1"]})
+    r = evaluate(dup, truth_table())
+    assert r.n_flagged == 1 and r.overall.precision == 1.0
+    assert {m.network_id: m.best_match for m in r.matches}["s1"] == "N1"
+
+
+def test_platform_is_part_of_the_account():
+    flagged = pa.table({"network_id": ["N1"], "platform": ["facebook"], "account_id": ["a1"]})
+    r = evaluate(flagged, truth_table())
+    assert r.overall.flagged == 0 and r.ordinary_flagged == 1
+
+
+def test_read_truth_from_files(tmp_path: Path):
+    csv_path = write(tmp_path / "truth.csv",
+                     "platform,account_id,network_id,network_kind,operator_id,tier,role\n"
+                     "x,a1,n1,cib,op1,2,fake\nx,o1,,,,,\n")
+    t = read_truth(csv_path)
+    assert tuple(t.column_names) == TRUTH_COLUMNS
+    assert t.to_pylist()[0] == {"platform": "x", "account_id": "a1", "network_id": "n1",
+                                "network_kind": "cib", "operator_id": "op1", "tier": 2,
+                                "role": "fake"}
+    assert t["network_id"][1].as_py() is None
+    pq.write_table(truth_table(), tmp_path / "truth.parquet")
+    assert read_truth(tmp_path / "truth.parquet")["tier"].to_pylist()[:5] == [1, 1, 1, 1, 3]
+    with pytest.raises(UsageError):
+        read_truth(tmp_path / "missing.csv")
+
+
+def test_read_truth_from_workspace(ws, tmp_path: Path):
+    d = tmp_path / "world"
+    write(d / "events.csv", "platform,event_id,account_id,timestamp\nx,1,a1,1623881091\n")
+    write(d / "truth.csv", "platform,account_id,network_id,network_kind,operator_id,tier,role\n"
+          "x,a1,n1,cib,op1,2,fake\nx,a2,n1,cib,op1,2,operator\n")
+    ingest(ws, [d])
+    t = read_truth(ws).sort_by("account_id")
+    assert t["tier"].to_pylist() == [2, 2] and t["role"].to_pylist() == ["fake", "operator"]
+    flagged = pa.table({"network_id": ["N1"], "platform": ["x"], "account_id": ["a1"]})
+    assert evaluate(flagged, t).by_tier[0].recall == 0.5
