@@ -214,3 +214,24 @@ def test_accounts_bad_followers(ws: Workspace, tmp_path: Path) -> None:
     f = write(tmp_path / "accounts.csv", "platform,account_id,followers,verified\nx,a,many,maybe\n")
     with pytest.raises(BadInputError, match="accounts.csv:2: followers many is not a whole number"):
         ingest(ws, [f])
+
+
+@pytest.mark.parametrize("problem, line", [
+    (b"facebook,3,c,1623881093,x,extra\n", 4),          # only the CSV parser sees this one
+    (b"facebook,1,c,1623881093,x\n", None),             # a key repeated in the file
+    (b"facebook,3,c,1623881093,x\n", None),             # clean, but a later ingest overlaps
+])
+def test_one_pass_fast_path_falls_back_when_the_file_is_not_clean(
+        ws: Workspace, tmp_path: Path, problem: bytes, line: int | None) -> None:
+    f = write(tmp_path / "events.csv", b"platform,event_id,account_id,timestamp,text\n"
+              b"facebook,1,a,1623881091,x\nfacebook,2,b,1623881092,y\n" + problem)
+    if line is not None:
+        with pytest.raises(BadInputError) as exc:
+            ingest(ws, [f])
+        assert [e.line for e in exc.value.errors] == [line]
+        assert rows(ws, "SELECT count(*) FROM events") == [(0,)]
+        return
+    fr = ingest(ws, [f]).files[0]
+    assert rows(ws, "SELECT count(DISTINCT event_id), count(*) FROM events") == [(fr.rows_added, fr.rows_added)]
+    again = ingest(ws, [f]).files[0]
+    assert again.rows_added == 0 and again.duplicates == again.rows_read

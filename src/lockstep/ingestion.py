@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -36,6 +37,7 @@ from lockstep.workspace import Workspace
 __all__ = ["ingest", "write_report", "FileReport", "IngestReport", "MAX_REPORTED_ERRORS"]
 
 MAX_REPORTED_ERRORS = 20
+_BAD_ROW = "lockstep: bad row"  # message of the guard that aborts an optimistic COPY
 Progress = Callable[[str, int, int], None]
 
 
@@ -149,8 +151,6 @@ def ingest(workspace: Workspace, paths: Sequence[str | Path], *, fmt: str = "aut
                     report.files.append(fr)
             finally:
                 con.close()
-                import shutil
-
                 shutil.rmtree(stage, ignore_errors=True)
     return report
 
@@ -235,24 +235,46 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
 
     # a view, not a table: the transform runs once, inside the COPY; the checks below only
     # evaluate the columns they need (DuckDB prunes the rest)
-    def check() -> tuple[int, int, int]:
+    def make_view() -> None:
         ord_expr = "NULL::BIGINT" if streaming else "rowid"
         con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS "
                     f"{typed_select(table, f'raw_{table}', columns, platform, ord_expr=ord_expr)}")
+
+    def check() -> tuple[int, int, int]:
+        make_view()
         return con.execute(  # type: ignore[return-value]
             f"SELECT count(*), count(*) FILTER (_err IS NOT NULL), count(*) FILTER (_err IS NULL)"
             f" - count(DISTINCT CASE WHEN _err IS NULL THEN ({', '.join(keys)}) END) FROM typed"
         ).fetchone()
 
-    n_rows, n_bad, dup_in_file = check()
+    stored = [c for c, _ in TABLE_COLUMNS[table] if c != "ingest_id"]
+    out = stage / table
+
+    def copy(where: str = "true", qualify: str = "", guard: bool = False) -> int:
+        # the guard makes a bad row abort the COPY instead of being written
+        tag = _lit(ingest_id)
+        if guard:
+            tag += f" || coalesce(CASE WHEN t._err IS NOT NULL THEN error('{_BAD_ROW}') END, '')"
+        select = (f"SELECT {', '.join('t.' + c for c in stored)}, {tag} AS ingest_id, "
+                  f"t.platform FROM typed t WHERE {where}{qualify}")
+        return int(con.execute(
+            f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, PARTITION_BY (platform), "
+            "COMPRESSION zstd, ROW_GROUP_SIZE 122880)").fetchone()[0])
+
+    written = None
     if streaming:
-        parse_rejects = GenericReader().parse_rejects(con, path)
-        if n_bad or dup_in_file or parse_rejects:
-            # not a clean file: stage it as a table, whose rowid gives lines and first rows
-            con.execute(f"DROP VIEW raw_{table}")
-            streaming = False
-            _, parse_rejects = GenericReader().load(con, f"raw_{table}", path, table)
-            n_rows, n_bad, dup_in_file = check()
+        make_view()
+        written = _optimistic_copy(ws, con, table, path, out, copy)
+    if streaming and written is None:
+        # not a clean new file: stage it as a table, whose rowid gives lines and first rows
+        con.execute(f"DROP VIEW raw_{table}")
+        streaming = False
+        _, parse_rejects = GenericReader().load(con, f"raw_{table}", path, table)
+    if written is not None:
+        n_rows, n_bad, dup_in_file = written, 0, 0
+        lap("write")  # one pass: checked while written
+    else:
+        n_rows, n_bad, dup_in_file = check()
     fr.rows_read = n_rows + len(parse_rejects)
     fr.rejected = n_bad + len(parse_rejects)
     if fr.rejected:
@@ -265,7 +287,6 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
                                 hint="; fix those rows or pass --skip-bad-rows")
         fr.rejects_file = str(_write_rejects(ws, ingest_id, path, table, con, errors))
     lap("check")
-    stored = [c for c, _ in TABLE_COLUMNS[table] if c != "ingest_id"]
     key_eq = " AND ".join(f"e.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
     existing = ws.table_sql(table) if ws.files(table) else None
     # Filter on _err only when there are bad rows: DuckDB pushes the filter below the
@@ -276,13 +297,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
         where += f" AND NOT EXISTS (SELECT 1 FROM existing e WHERE {key_eq})"
     qualify = (f" QUALIFY row_number() OVER (PARTITION BY {', '.join('t.' + k for k in keys)} "
                "ORDER BY t._ord) = 1") if dup_in_file else ""
-    out = stage / table
-    select = (f"SELECT {', '.join('t.' + c for c in stored)}, {_lit(ingest_id)} AS ingest_id, "
-              f"t.platform FROM typed t WHERE {where}{qualify}")
-    added = con.execute(
-        f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, PARTITION_BY (platform), "
-        "COMPRESSION zstd, ROW_GROUP_SIZE 122880)").fetchone()[0]
-    fr.rows_added = int(added)
+    fr.rows_added = written if written is not None else copy(where, qualify)
     lap("write")
     fr.duplicates = fr.rows_read - fr.rejected - fr.rows_added
     staged: dict[str, list[tuple[str | None, Path]]] = {table: []}
@@ -306,6 +321,37 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
     if existing:
         con.execute("DROP VIEW existing")
     return fr
+
+
+def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, path: Path,
+                     out: Path, copy: Callable[..., int]) -> int | None:
+    """Write a CSV in one pass, betting that it is clean and new; None if the bet is lost.
+
+    The bet is lost when a row is bad (the guarded COPY aborts), the CSV parser refused a row,
+    a key repeats inside the file, or a key is already stored; the caller then takes the
+    careful path (staging table, checks, filters). A clean first ingest, the common case,
+    so reads the file once instead of twice.
+    """
+    try:
+        written = copy(guard=True)
+    except duckdb.InvalidInputException as exc:
+        if not str(exc).startswith(f"Invalid Input Error: {_BAD_ROW}"):
+            raise
+        written = None
+    keys = ", ".join(TABLE_KEYS[table])
+    if written is not None and not GenericReader().parse_rejects(con, path):
+        staged = (f"read_parquet('{out.as_posix()}/**/*.parquet', hive_partitioning=true, "
+                  "hive_types={'platform': VARCHAR})")
+        clean = not written or con.execute(
+            f"SELECT count(*) = count(DISTINCT ({keys})) FROM {staged}").fetchone()[0]
+        if clean and written and ws.files(table):
+            clean = not con.execute(
+                f"SELECT count(*) FROM {staged} s SEMI JOIN ({ws.table_sql(table)}) e "
+                f"USING ({keys})").fetchone()[0]
+        if clean:
+            return written
+    shutil.rmtree(out, ignore_errors=True)
+    return None
 
 
 def _new_hosts(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], out: Path,
