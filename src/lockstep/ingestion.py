@@ -286,7 +286,8 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
             raise BadInputError(str(path), errors[:MAX_REPORTED_ERRORS], total=fr.rejected,
                                 hint="; fix those rows or pass --skip-bad-rows")
         fr.rejects_file = str(_write_rejects(ws, ingest_id, path, table, con, errors))
-    lap("check")
+    if written is None:
+        lap("check")
     key_eq = " AND ".join(f"e.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
     existing = ws.table_sql(table) if ws.files(table) else None
     # Filter on _err only when there are bad rows: DuckDB pushes the filter below the
@@ -297,8 +298,11 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
         where += f" AND NOT EXISTS (SELECT 1 FROM existing e WHERE {key_eq})"
     qualify = (f" QUALIFY row_number() OVER (PARTITION BY {', '.join('t.' + k for k in keys)} "
                "ORDER BY t._ord) = 1") if dup_in_file else ""
-    fr.rows_added = written if written is not None else copy(where, qualify)
-    lap("write")
+    if written is None:
+        fr.rows_added = copy(where, qualify)
+        lap("write")
+    else:
+        fr.rows_added = written
     fr.duplicates = fr.rows_read - fr.rejected - fr.rows_added
     staged: dict[str, list[tuple[str | None, Path]]] = {table: []}
     if out.exists():
