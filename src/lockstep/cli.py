@@ -275,14 +275,19 @@ def detect(
 def print_networks(run, top: int) -> None:  # type: ignore[no-untyped-def]
     """The ranked network table."""
     t = Table(title=f"networks, most serious first (run {run.run_id})")
-    for c in ("network", "score", "size", "platforms", "signals", "density", "first", "last"):
+    wide = out.width >= 110  # the activity dates only where they fit
+    cols = ["network", "score", "size", "platforms", "signals", "density"] + (["first", "last"] if wide else [])
+    for c in cols:
         t.add_column(c, justify="right" if c in {"score", "size", "density"} else "left",
-                     no_wrap=c != "signals", overflow="fold" if c == "signals" else "ellipsis")
+                     no_wrap=c != "signals", overflow="fold" if c == "signals" else "ellipsis",
+                     min_width=18 if c == "signals" else None)
     for row in run.networks.slice(0, top).to_pylist():
         sig = " ".join(f"{s}:{sh:.0%}" for s, sh in zip(row["signals"], row["signal_share"]) if sh >= 0.05)
-        t.add_row(row["network_id"], f"{row['score']:.1f}", str(row["size"]),
-                  ",".join(row["platforms"]), sig, f"{row['density']:.2f}",
-                  str(row["first_seen"])[:10], str(row["last_seen"])[:10])
+        cells = [row["network_id"], f"{row['score']:.1f}", str(row["size"]), ",".join(row["platforms"]),
+                 sig, f"{row['density']:.2f}"]
+        if wide:
+            cells += [str(row["first_seen"])[:10], str(row["last_seen"])[:10]]
+        t.add_row(*cells)
     out.print(t)
 
 
