@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import lockstep
 from conftest import write
 
 
