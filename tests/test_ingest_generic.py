@@ -235,3 +235,10 @@ def test_one_pass_fast_path_falls_back_when_the_file_is_not_clean(
     assert rows(ws, "SELECT count(DISTINCT event_id), count(*) FROM events") == [(fr.rows_added, fr.rows_added)]
     again = ingest(ws, [f]).files[0]
     assert again.rows_added == 0 and again.duplicates == again.rows_read
+
+
+def test_jsonl_line_that_is_not_an_object(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.jsonl", '{"platform":"x","event_id":"1","account_id":"a","timestamp":1}\n'
+              '[1, 2]\n')
+    with pytest.raises(BadInputError, match=r"events.jsonl:2: a line must hold one JSON object"):
+        ingest(ws, [f])

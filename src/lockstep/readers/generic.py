@@ -135,15 +135,21 @@ class GenericReader:
             con.execute(f"CREATE TEMP TABLE {target} AS SELECT {', '.join(sel)} "
                         f"FROM read_parquet({src})")
         else:  # jsonl
-            bad = _first_bad_json_lines(path)
-            if bad:
-                raise BadInputError(str(path), bad, hint=" (fix the JSON on those lines)")
+            # DuckDB parses the file; only when it finds a problem does a (slow) Python pass
+            # look for the lines to name
             try:
-                keys = {k for (k,) in con.execute(
-                    f"SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects({src}, "
-                    "format='newline_delimited')").fetchall()}
+                non_objects, keys_list = con.execute(
+                    f"WITH src AS MATERIALIZED (SELECT json, json_type(json) = 'OBJECT' AS obj "
+                    f"FROM read_json_objects({src}, format='newline_delimited')) "
+                    "SELECT (SELECT count(*) FROM src WHERE NOT obj), (SELECT list(DISTINCT k) "
+                    "FROM (SELECT unnest(json_keys(json)) AS k FROM src WHERE obj))").fetchone()
+                failure = None
             except duckdb.Error as exc:
-                raise BadInputError(str(path), [RowError(str(path), None, _clean(exc))]) from None
+                non_objects, keys_list, failure = 0, [], exc
+            if non_objects or failure is not None:
+                bad = _first_bad_json_lines(path) or [RowError(str(path), None, _clean(failure))]
+                raise BadInputError(str(path), bad, hint=" (fix the JSON on those lines)")
+            keys = set(keys_list or [])
             _check_required(path, table, list(keys))
             sel = []
             for k in sorted(keys):
