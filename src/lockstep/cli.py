@@ -246,13 +246,15 @@ def _split(value: str) -> list[str]:
 
 @app.command()
 def detect(
-    signals: Annotated[str, typer.Option(help="Comma-separated co-action signals: co-repost, "
-                                         "co-link, co-reply, co-image, co-hashtag, co-domain, "
-                                         "co-mention, co-venue, co-object.")] =
-        "co-repost,co-link,co-reply,co-image,co-hashtag,co-domain",
+    signals: Annotated[Optional[str], typer.Option(
+        help="Comma-separated signals (default: all built-in ones that suit the data; "
+             "`lockstep signals` lists them).")] = None,
     window: Annotated[Optional[float], typer.Option(help="Co-action window in seconds (inclusive); "
                                                     "0 = choose it from the data.")] = 1800.0,
-    min_weight: Annotated[int, typer.Option(help="Minimum co-actions for a pair to count.")] = 3,
+    alpha: Annotated[float, typer.Option(help="False discovery rate over all pairs "
+                                         "(Benjamini-Hochberg).")] = 0.01,
+    min_weight: Annotated[int, typer.Option(help="Minimum co-actions for a pair to be tested "
+                                            "(1: significance alone decides).")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of community detection.")] = 0,
     min_size: Annotated[int, typer.Option(help="Smallest network, in accounts.")] = 3,
     top: Annotated[int, typer.Option(help="How many networks to list.")] = 15,
@@ -264,7 +266,8 @@ def detect(
     ws = _workspace(create=False)
     with _progress() as prog:
         task = prog.add_task("detect", total=None)
-        run = run_detect(ws, signals=_split(signals), window=window or None,
+        chosen = {"signals": _split(signals)} if signals else {}
+        run = run_detect(ws, **chosen, window=window or None, alpha=alpha,
                          min_weight=min_weight, seed=seed, min_size=min_size,
                          progress=lambda m, d, t: prog.update(task, description=m, completed=d, total=t))
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.params.get("timings", {}).items())

@@ -5,9 +5,9 @@ co-action detectors over the object types chosen (:mod:`lockstep.detectors`), fu
 account graph, Leiden communities, ranked networks (:mod:`lockstep.graph`), saved under
 ``<workspace>/runs/`` with every parameter so the result can be reproduced.
 
-Not yet done (see the issue): significance against a null model (edges are kept by a minimum
-co-action count, ``min_weight``, for now), and the text, synchrony, infrastructure, cohort and
-dense-block signals.
+Edges are kept by significance, not by fixed counts: every detector gives each pair a
+p-value under its null model, and Benjamini-Hochberg over all pairs of all signals keeps those
+within the false discovery rate ``alpha`` (:mod:`lockstep.significance`).
 """
 from __future__ import annotations
 
@@ -18,22 +18,24 @@ from typing import Any
 from lockstep.detectors import get_detector
 from lockstep.exceptions import UsageError
 from lockstep.graph import Run, account_metadata, detect_networks, save_run
+from lockstep.significance import DEFAULT_ALPHA, fdr_filter
 from lockstep.workspace import Workspace
 
-__all__ = ["detect", "DEFAULT_SIGNALS", "DEFAULT_WINDOW", "DEFAULT_MIN_WEIGHT"]
+__all__ = ["detect", "DEFAULT_SIGNALS", "DEFAULT_WINDOW", "DEFAULT_MIN_WEIGHT", "DEFAULT_ALPHA"]
 
 #: Signals run when none are named (mentions, venues and opaque objects are opt-in).
 DEFAULT_SIGNALS = ("co-repost", "co-link", "co-reply", "co-image", "co-hashtag", "co-domain")
-#: Provisional defaults, chosen on one small simulated world (seed 11): a 30-minute window
-#: and at least 3 co-actions per pair. The data-driven window (``window=None``) gives days for
-#: hashtags and domains and floods the graph; significance testing is meant to replace both.
+#: Co-action window: 30 minutes, chosen on one small simulated world (seed 11); the null model
+#: discounts whatever a wide window lets chance add. The data-driven window (``window=None``)
+#: gives days for hashtags and domains.
 DEFAULT_WINDOW = 1800.0
-DEFAULT_MIN_WEIGHT = 3
+#: No count threshold: significance decides (kept as an option for comparison with peers).
+DEFAULT_MIN_WEIGHT = 1
 
 
 def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
            window: float | None = DEFAULT_WINDOW, min_weight: int = DEFAULT_MIN_WEIGHT,
-           seed: int = 0, min_size: int = 3,
+           alpha: float = DEFAULT_ALPHA, seed: int = 0, min_size: int = 3,
            resolution: float = 1.0, save: bool = True,
            progress: Callable[[str, int, int], None] | None = None) -> Run:
     """Find coordinated networks in ``ws``.
@@ -47,7 +49,9 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     window : float or None, default :data:`DEFAULT_WINDOW`
         Seconds; ``None`` lets each detector choose it from the data (its rule is recorded).
     min_weight : int, default :data:`DEFAULT_MIN_WEIGHT`
-        Minimum co-actions for a pair to count (a stop-gap until significance testing).
+        Minimum event pairs for a co-action pair to be tested at all (1: every pair).
+    alpha : float, default :data:`DEFAULT_ALPHA`
+        False discovery rate over all (pair, signal) edges (Benjamini-Hochberg).
     seed, min_size, resolution
         Community detection: seed, smallest network, Leiden resolution.
     save : bool
@@ -71,7 +75,11 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         if progress:
             progress(f"signal {name}", i, total)
         t = time.perf_counter()
-        det = get_detector(name, window=window, min_weight=min_weight).fit(ws)
+        det = get_detector(name)
+        own = det.get_params()
+        det.set_params(**{k: v for k, v in (("window", window), ("min_weight", min_weight))
+                          if k in own})
+        det.fit(ws)
         timings[name] = round(time.perf_counter() - t, 3)
         edges.append(det.edges_)
         detectors[name] = {"params": det.get_params(),
@@ -80,10 +88,18 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     if progress:
         progress("networks", len(signals), total)
     t = time.perf_counter()
-    run = detect_networks(edges, accounts=account_metadata(ws), seed=seed, min_size=min_size,
-                          resolution=resolution,
+    significant, fdr = fdr_filter(edges, alpha)
+    for name, got in fdr["signals"].items():
+        if name in detectors:
+            detectors[name]["significant_pairs"] = got["kept"]
+    timings["significance"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    run = detect_networks(significant, accounts=account_metadata(ws), seed=seed,
+                          min_size=min_size, resolution=resolution,
                           params={"signals": list(signals), "window": window,
-                                  "min_weight": min_weight, "detectors": detectors})
+                                  "min_weight": min_weight, "alpha": alpha,
+                                  "fdr": {k: v for k, v in fdr.items() if k != "signals"},
+                                  "detectors": detectors})
     timings["networks"] = round(time.perf_counter() - t, 3)
     run.params["timings"] = timings
     if save:

@@ -121,7 +121,8 @@ def check_detector(detector: BaseDetector, workspace: Workspace, *,
     columns and types of :data:`~lockstep.detectors.base.EDGE_SCHEMA`, no nulls, each row with
     ``(platform_a, account_a) < (platform_b, account_b)`` (so no self-loops), rows unique and
     ordered, ``weight >= max(1, min_weight)``, ``1 <= support <= weight``,
-    ``first_seen <= last_seen``, ``median_delta_s >= 0``, between 1 and ``max_evidence``
+    ``first_seen <= last_seen``, ``median_delta_s >= 0``, ``0 < p_value <= 1``,
+    ``expected >= 0``, between 1 and ``max_evidence``
     evidence ids, and the signal named in ``signal_``; ``stats_`` is a JSON-serialisable dict
     with ``seconds``; the full :meth:`~BaseDetector.evidence` of an edge starts with its capped
     evidence; a second fit of a clone gives the same edges. With ``min_recall``, the planted
@@ -244,6 +245,9 @@ def _check_edges(det: BaseDetector, edges: pa.Table) -> None:
         _fail(det, "first_seen > last_seen")
     if pc.min(edges["median_delta_s"]).as_py() < 0:
         _fail(det, "median_delta_s < 0")
+    p = edges["p_value"]
+    if pc.min(p).as_py() <= 0 or pc.max(p).as_py() > 1 or pc.min(edges["expected"]).as_py() < 0:
+        _fail(det, "p_value must be in (0, 1] and expected >= 0")
     n_ev = pc.list_value_length(edges["evidence"])
     cap = int(getattr(det, "max_evidence", 10))
     if pc.max(n_ev).as_py() > cap or (cap > 0 and pc.min(n_ev).as_py() < 1):

@@ -34,13 +34,20 @@ __all__ = ["BaseDetector", "NotFittedError", "check_is_fitted", "EDGE_SCHEMA", "
 #: one object (a URL, a hashtag) can tie accounts of two platforms. Each row has
 #: ``(platform_a, account_a) < (platform_b, account_b)``; ``weight`` is the number of
 #: qualifying event pairs, ``support`` the number of distinct objects behind them,
-#: ``evidence`` up to ``max_evidence`` ``"event_a|event_b"`` ids (``event_a`` by account a).
+#: ``evidence`` up to ``max_evidence`` ``"event_a|event_b"`` ids (``event_a`` by account a);
+#: non-event signals write their own documented evidence ids (``"device:<id>"`` ...).
+#: ``expected`` is what the detector's null model (chance) gives for the pair's test
+#: statistic and ``p_value`` the one-sided probability, under that null, of a pair at least as
+#: extreme, conditional on the pair being in the output at all (so ``0 < p_value <= 1``); each
+#: detector documents its null. :mod:`lockstep.significance` controls the false discovery rate
+#: over these p-values.
 EDGE_SCHEMA = pa.schema([
     ("platform_a", pa.string()), ("account_a", pa.string()),
     ("platform_b", pa.string()), ("account_b", pa.string()),
     ("signal", pa.string()), ("weight", pa.int64()), ("support", pa.int64()),
     ("first_seen", pa.timestamp("us", tz="UTC")), ("last_seen", pa.timestamp("us", tz="UTC")),
     ("median_delta_s", pa.float64()), ("evidence", pa.list_(pa.string())),
+    ("expected", pa.float64()), ("p_value", pa.float64()),
 ])
 EDGE_COLUMNS: tuple[str, ...] = tuple(EDGE_SCHEMA.names)
 

@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, _check_int, empty_edges
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
+from lockstep.significance import CoActionNull
 
 if TYPE_CHECKING:
     import duckdb
@@ -120,9 +121,12 @@ class CoActionDetector(BaseDetector):
 
     Two events by two different accounts on the same object with ``|t1 - t2| <= window``
     (inclusive) are an event pair; an edge's ``weight`` is its number of distinct event pairs
-    and ``support`` its number of distinct objects. The join is a sort-and-sweep per object
-    whose candidate pairs are counted exactly before they are built (see the module
-    docstring), so cost and memory are known in advance and the result is exact.
+    and ``support`` its number of distinct objects. ``expected`` and ``p_value`` test the
+    support against chance: accounts picking objects independently (keeping their activity
+    and the objects' popularity) and times shuffled within each object, with rare objects
+    counting more than viral ones (:class:`lockstep.significance.CoActionNull`). The join is a
+    sort-and-sweep per object whose candidate pairs are counted exactly before they are built
+    (see the module docstring), so cost and memory are known in advance and the result is exact.
 
     Parameters
     ----------
@@ -271,6 +275,10 @@ class CoActionDetector(BaseDetector):
         wus = int(round(window_s * _US))
         stats.update(window_s=wus / _US, window_us=wus, window_rule=rule)
 
+        # the null model sees every row (objects acted on once count in account degrees)
+        _, all_starts, all_cand = _count(rows.o, rows.t, wus)
+        null = CoActionNull.from_rows(rows.o, rows.a, all_cand, all_starts, len(rows.acc_id))
+        del all_starts, all_cand
         rows = _drop_unshared(rows)
         cand, obj_starts, obj_cand = _count(rows.o, rows.t, wus)
         stats.update(objects_shared=int(len(obj_starts)), candidate_pairs=int(cand.sum()),
@@ -282,7 +290,7 @@ class CoActionDetector(BaseDetector):
         spill_dir = Path((got[0] if got else None) or tempfile.gettempdir()) / (
             f"coaction-{os.getpid()}-{id(self):x}-{time.monotonic_ns()}")
         try:
-            table = self._sweep(rows, cand, spill_dir, stats, lap)
+            table = self._sweep(rows, cand, spill_dir, stats, lap, null)
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
         stats["seconds"] = secs
@@ -314,7 +322,7 @@ class CoActionDetector(BaseDetector):
         return rows, cand
 
     def _sweep(self, rows: _Rows, cand: np.ndarray, spill_dir: Path, stats: dict[str, Any],
-               lap: Callable[[str], None]) -> pa.Table:
+               lap: Callable[[str], None], null: CoActionNull) -> pa.Table:
         """Emit the candidate pairs in bounded steps, then reduce each key-range bucket."""
         n_acc = len(rows.acc_id)
         buckets = _Buckets(n_acc, int(cand.sum()), len(rows.o), self.pair_budget, spill_dir)
@@ -335,9 +343,10 @@ class CoActionDetector(BaseDetector):
 
         def finish(bucket: tuple[np.ndarray, np.ndarray, np.ndarray, int]
                    ) -> tuple[int, pa.Table | None]:
-            part = _reduce(*bucket, rows, self.max_evidence, self.min_weight)
+            part = _reduce(*bucket, rows, self.max_evidence, self.min_weight, null.g)
             return (int(part["event_pairs"]),
-                    _part_table(part, rows, n_acc, signal) if len(part["key"]) else None)
+                    _part_table(part, rows, n_acc, signal, null) if len(part["key"])
+                    else None)
 
         # buckets are independent: reduce them on both cores (numpy and Arrow release the GIL)
         done = list(_bounded_map(finish, buckets.drain(), _THREADS))
@@ -678,8 +687,9 @@ def _bounded_map(fn: Callable[[_T], _R], items: Iterable[_T], workers: int) -> I
 
 
 def _reduce(key: np.ndarray, left: np.ndarray, right: np.ndarray, base: int, rows: _Rows,
-            max_evidence: int, min_weight: int) -> dict[str, Any]:
-    """Aggregate one bucket's pairs into edges (sorted by key)."""
+            max_evidence: int, min_weight: int, g: np.ndarray) -> dict[str, Any]:
+    """Aggregate one bucket's pairs into edges (sorted by key); ``g`` is each object's
+    commonness in the null model (``g_max`` of a pair is its most common shared object)."""
     # gather in emission order (rows close together, cache-friendly), then permute
     ti, tj = rows.t[left], rows.t[right]  # ti <= tj: left comes first in (object, time)
     d = tj - ti
@@ -698,6 +708,7 @@ def _reduce(key: np.ndarray, left: np.ndarray, right: np.ndarray, base: int, row
     starts = np.flatnonzero(newg)
     n_groups = len(starts)
     size = np.diff(np.r_[starts, m])
+    gmax = np.maximum.reduceat(g[rows.o[left[order]]], starts)
     first = np.minimum.reduceat(ti, starts)
     last = np.maximum.reduceat(ti + d, starts)
     del ti
@@ -762,20 +773,23 @@ def _reduce(key: np.ndarray, left: np.ndarray, right: np.ndarray, base: int, row
     if all_kept:
         return {"key": key[starts], "weight": weight, "support": support, "first": first,
                 "last": last, "median_us": median, "n_ev": n_ev, "ev_lo": ev_lo,
-                "ev_hi": ev_hi, "event_pairs": n_pairs}
+                "ev_hi": ev_hi, "event_pairs": n_pairs, "gmax": gmax}
     return {"key": key[starts][keep], "weight": weight[keep], "support": support[keep],
             "first": first[keep], "last": last[keep], "median_us": median[keep],
-            "n_ev": n_ev[keep], "ev_lo": ev_lo, "ev_hi": ev_hi, "event_pairs": n_pairs}
+            "n_ev": n_ev[keep], "ev_lo": ev_lo, "ev_hi": ev_hi, "event_pairs": n_pairs,
+            "gmax": gmax[keep]}
 
 
 _TS = pa.timestamp("us", tz="UTC")
 
 
-def _part_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str) -> pa.Table:
+def _part_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str,
+                null: CoActionNull) -> pa.Table:
     """The edges of one bucket as an Arrow table (one chunk per bucket keeps string offsets
     in range on very large outputs)."""
     n = len(p["key"])
     lo, hi = p["key"] // n_acc, p["key"] % n_acc
+    expected, p_value = null.pvalues(lo, hi, p["support"], p["gmax"])
     offsets = np.r_[0, np.cumsum(p["n_ev"])].astype(np.int32)
     ids = pc.binary_join_element_wise(rows.ev_id.take(p["ev_lo"]), rows.ev_id.take(p["ev_hi"]),
                                       "|")
@@ -792,4 +806,5 @@ def _part_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str) -> pa.T
         pa.array(p["last"], type=pa.int64()).cast(_TS),
         pa.array(p["median_us"] / _US, type=pa.float64()),
         pa.ListArray.from_arrays(pa.array(offsets), ids),
+        pa.array(expected, type=pa.float64()), pa.array(p_value, type=pa.float64()),
     ], schema=EDGE_SCHEMA)

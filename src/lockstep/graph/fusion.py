@@ -14,7 +14,14 @@ For a pair tied by signals ``S``::
 
 ``support_s`` is the number of distinct objects behind the pair in signal ``s``, ``w_s`` the
 signal's weight (:data:`DEFAULT_SIGNAL_WEIGHTS`, overridden by ``weights``) and
-``saturation`` (default 50) the support at which a signal counts in full. Each signal thus
+``saturation`` (default 50) the support at which a signal counts in full. When the edge has
+a ``p_value`` (every built-in detector gives one, see :mod:`lockstep.significance`), chance
+rather than raw counts decides instead::
+
+    strength_s = w_s * min(1, -log10(p_s) / 10)
+
+so a pair whose co-actions chance would give once in 10^10 counts in full, one at p = 0.01
+a fifth. Each signal thus
 adds at most ``w_s``: one signal with huge counts cannot outweigh several independent
 ones, and a pair sharing one object counts ``log 2 / log 51`` (0.18) of one sharing fifty.
 Event-pair counts (``weight`` of the input) are kept but not used, as a burst of re-posts of
@@ -36,6 +43,9 @@ if TYPE_CHECKING:
 
 __all__ = ["fuse", "FusedGraph", "edge_table", "DEFAULT_SIGNAL_WEIGHTS", "INPUT_SCHEMA"]
 
+#: ``-log10`` of the p-value at which a signal counts in full (see the module docstring).
+P_SATURATION = 10.0
+
 #: Weight of each signal in the fused weight; a signal not listed weighs 1.0. Weak,
 #: popular-object signals (a hashtag, a web domain) count half; shared devices, which
 #: chance rarely explains, count more.
@@ -43,6 +53,7 @@ DEFAULT_SIGNAL_WEIGHTS: dict[str, float] = {
     "co-repost": 1.0, "co-link": 1.0, "co-reply": 1.0, "co-image": 1.0, "co-text": 1.0,
     "co-hashtag": 0.5, "co-domain": 0.5, "co-mention": 0.5, "co-venue": 0.5,
     "shared-device": 1.5, "shared-ip": 1.0,
+    "co-creation": 0.5, "persona-reuse": 1.0, "synchrony": 1.0, "dense-block": 1.0,
 }
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -265,8 +276,12 @@ def fuse(edge_tables: list[pa.Table], *, weights: dict[str, float] | None = None
                      **{c: t[c].take(pa.array(keep)) for c in INPUT_SCHEMA.names[4:]}})
     sw_col = np.array([sw.get(x, 1.0) for x in names], dtype=np.float64)[
         enc.indices.to_numpy(zero_copy_only=False)[keep]]
-    strength = sw_col * np.minimum(1.0, np.log1p(np.maximum(support[keep], 0))
-                                   / math.log1p(saturation))
+    by_support = np.minimum(1.0, np.log1p(np.maximum(support[keep], 0)) / math.log1p(saturation))
+    pv = pc.fill_null(pc.cast(long["p_value"], pa.float64()), math.nan).to_numpy(
+        zero_copy_only=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_p = np.minimum(1.0, -np.log10(np.clip(pv, 1e-300, 1.0)) / P_SATURATION)
+    strength = sw_col * np.where(np.isnan(pv), by_support, by_p)
     long = long.append_column("strength", pa.array(strength))
     return FusedGraph(nodes, long, _pairs(long), sw, float(saturation))
 
