@@ -116,13 +116,13 @@ def test_platform_is_part_of_the_account():
 
 def test_read_truth_from_files(tmp_path: Path):
     csv_path = write(tmp_path / "truth.csv",
-                     "platform,account_id,network_id,network_kind,operator_id,tier,role\n"
-                     "x,a1,n1,cib,op1,2,fake\nx,o1,,,,,\n")
+                     "platform,account_id,network_id,network_kind,operator_id,tier,role,"
+                     "origin_country\nx,a1,n1,cib,op1,2,fake,IN\nx,o1,,,,,,\n")
     t = read_truth(csv_path)
     assert tuple(t.column_names) == TRUTH_COLUMNS
     assert t.to_pylist()[0] == {"platform": "x", "account_id": "a1", "network_id": "n1",
                                 "network_kind": "cib", "operator_id": "op1", "tier": 2,
-                                "role": "fake"}
+                                "role": "fake", "origin_country": "IN"}
     assert t["network_id"][1].as_py() is None
     pq.write_table(truth_table(), tmp_path / "truth.parquet")
     assert read_truth(tmp_path / "truth.parquet")["tier"].to_pylist()[:5] == [1, 1, 1, 1, 3]

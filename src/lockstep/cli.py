@@ -279,15 +279,28 @@ def print_networks(run, top: int) -> None:  # type: ignore[no-untyped-def]
     """The ranked network table."""
     t = Table(title=f"networks, most serious first (run {run.run_id})")
     wide = out.width >= 110  # the activity dates only where they fit
-    cols = ["network", "score", "size", "platforms", "signals", "density"] + (["first", "last"] if wide else [])
+    verdicts = {}
+    if getattr(run, "assessment", None) is not None:
+        verdicts = {r["network_id"]: r for r in run.assessment.inventory.to_pylist()}
+    narrow = bool(verdicts) and not wide  # a verdict column: platforms only where they fit
+    cols = (["network", "score", "size"] + (["verdict"] if verdicts else [])
+            + ([] if narrow else ["platforms"]) + ["signals"]
+            + ([] if narrow else ["density"]) + (["first", "last"] if wide else []))
     for c in cols:
         t.add_column(c, justify="right" if c in {"score", "size", "density"} else "left",
                      no_wrap=c != "signals", overflow="fold" if c == "signals" else "ellipsis",
                      min_width=18 if c == "signals" else None)
     for row in run.networks.slice(0, top).to_pylist():
         sig = " ".join(f"{s}:{sh:.0%}" for s, sh in zip(row["signals"], row["signal_share"]) if sh >= 0.05)
-        cells = [row["network_id"], f"{row['score']:.1f}", str(row["size"]), ",".join(row["platforms"]),
-                 sig, f"{row['density']:.2f}"]
+        v = verdicts.get(row["network_id"])
+        cells = [row["network_id"], f"{row['score']:.1f}", str(row["size"])]
+        if verdicts:
+            cells.append(f"{v['verdict']} ({v['confidence']})" if v else "")
+        if not narrow:
+            cells.append(",".join(row["platforms"]))
+        cells.append(sig)
+        if not narrow:
+            cells.append(f"{row['density']:.2f}")
         if wide:
             cells += [str(row["first_seen"])[:10], str(row["last_seen"])[:10]]
         t.add_row(*cells)
@@ -298,11 +311,39 @@ def _run(run_id: Optional[str]):  # type: ignore[no-untyped-def]
     from lockstep.exceptions import UsageError
     from lockstep.graph import load_run
 
+    from lockstep.attribution.assess import load_assessment
+
     ws = _workspace(create=False)
     try:
-        return ws, load_run(ws, run_id)
+        run = load_run(ws, run_id)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise UsageError(f"no detection run found ({exc}); run `lockstep detect` first") from None
+    if run.run_id:
+        run.assessment = load_assessment(ws, run.run_id)
+    return ws, run
+
+
+@app.command()
+def assess(
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
+    top: Annotated[int, typer.Option(help="How many networks to list.")] = 15,
+) -> None:
+    """(Re)assess a run's networks: operators, origin, verdicts and asset inventory.
+
+    `lockstep detect` already does this; run it again after adding telemetry (sessions,
+    roles) to the workspace."""
+    from lockstep.attribution.assess import assess as run_assess
+    from lockstep.attribution.assess import save_assessment
+
+    ws, run = _run(run_id)
+    with _progress() as prog:
+        task = prog.add_task("assess", total=None)
+        run.assessment = run_assess(ws, run, progress=lambda m, d, t: prog.update(
+            task, description=m, completed=d, total=t))
+    save_assessment(ws, run, run.assessment)
+    print_networks(run, top)
+    for line in run.assessment.limitations:
+        out.print(f"[dim]cannot establish: {line}[/dim]")
 
 
 @app.command()
@@ -361,7 +402,51 @@ def network(
         t.add_row(e["account_a"], e["account_b"], e["signal"], str(e["weight"]),
                   ", ".join((e["evidence"] or [])[:3]))
     out.print(t)
+    if run.assessment is not None:
+        print_assessment(run.assessment, network_id)
     _objects_and_timeline(ws, members)
+
+
+def print_assessment(a, network_id: str, links: int = 8) -> None:  # type: ignore[no-untyped-def]
+    """Verdict, reasons, inventory, operators with their evidence, and location of a network."""
+    import pyarrow.compute as pc
+
+    inv = a.network(network_id)
+    if inv is None:
+        return
+    colour = {"cib": "red", "spam": "yellow", "authentic": "green"}.get(inv["verdict"], "white")
+    out.print(f"[bold {colour}]verdict: {inv['verdict']}[/bold {colour}] ({inv['confidence']} confidence)")
+    for r in inv["reasons"][1:]:
+        out.print(f"  - {r}", highlight=False)
+    for r in inv["limitations"]:
+        out.print(f"  [dim]cannot establish: {r}[/dim]", highlight=False)
+    out.print(f"[bold]assets[/bold]: {inv['counts_text']}; {inv['followers_total']:,} followers; "
+              f"active {str(inv['first_activity'])[:10]} .. {str(inv['last_activity'])[:10]}")
+    fmt = lambda xs: ", ".join(f"{x['country']} {x['share']:.0%}" for x in xs[:4]) or "unknown"  # noqa: E731
+    out.print(f"[bold]origin[/bold]: {fmt(inv['origin_countries'])} "
+              f"({inv['origin_confidence'] or 'no'} confidence); "
+              f"[bold]presents as[/bold]: {fmt(inv['target_countries'])}"
+              + ("; [bold red]location mismatch[/bold red]" if inv["location_mismatch"] else ""))
+    for line in inv["attribution"]:
+        out.print(f"[bold]attribution[/bold]: {line}")
+    ops = a.operators.filter(pc.equal(a.operators["network_id"], network_id)).to_pylist()
+    if ops:
+        t = Table(title="operators (person accounts that run its assets)")
+        for c in ("operator", "confidence", "evidence", "assets", "employer"):
+            t.add_column(c, overflow="fold")
+        for o in ops[:15]:
+            t.add_row(f"{o['platform']}:{o['account_id']}", o["confidence"],
+                      ", ".join(o["evidence_kinds"] or []), str(o["n_assets"]), o["employer"] or "")
+        out.print(t)
+        lk = a.links.filter(pc.equal(a.links["network_id"], network_id)).to_pylist()
+        lk.sort(key=lambda x: (x["kind"] != "slip", -(x["weight"] or 0)))
+        t = Table(title="operator evidence (strongest first)")
+        for c in ("operator", "asset", "kind", "detail", "sessions", "when"):
+            t.add_column(c, overflow="fold")
+        for x in lk[:links]:
+            t.add_row(x["account_id"], x["asset_id"], x["kind"], x["detail"] or "",
+                      str(x["n_sessions"]), f"{str(x['first_ts'])[:16]} .. {str(x['last_ts'])[:16]}")
+        out.print(t)
 
 
 def _objects_and_timeline(ws, members) -> None:  # type: ignore[no-untyped-def]
@@ -410,19 +495,27 @@ def pairs(
 
 @app.command()
 def export(
-    what: Annotated[str, typer.Argument(help="What to export: networks.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv, json, gexf or graphml.")] = "csv",
+    what: Annotated[str, typer.Argument(help="What to export: networks (one row per account) "
+                                        "or summary (one row per network).")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, json, gexf or graphml (summary: "
+                                     "csv or json).")] = "csv",
     out_path: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("networks.csv"),
     run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
 ) -> None:
-    """Export the networks of a run: CSV (one row per member), JSON, GEXF (Gephi) or GraphML."""
+    """Export the networks of a run: CSV (one row per account, with verdict, role and
+    confidence), JSON, GEXF (Gephi) or GraphML; or the per-network summary (verdict, origin
+    and target countries, operators, asset counts) as CSV or JSON."""
     from lockstep.exceptions import UsageError
-    from lockstep.graph import export_networks
+    from lockstep.graph import export_networks, export_summary
 
-    if what != "networks":
-        raise UsageError(f"cannot export {what!r}; try: lockstep export networks --format gexf")
+    if what not in ("networks", "summary"):
+        raise UsageError(f"cannot export {what!r}; try: lockstep export networks --format gexf "
+                         "or lockstep export summary")
     _, run = _run(run_id)
-    path = export_networks(run, fmt, out_path)
+    if what == "summary":
+        path = export_summary(run, fmt, out_path)
+    else:
+        path = export_networks(run, fmt, out_path)
     out.print(f"run {run.run_id}: {run.n_networks} networks written to {path}")
 
 
@@ -440,8 +533,45 @@ def evaluate(
     con = ws.connect()
     n_acc = con.execute("SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM events)").fetchone()[0]
     con.close()
-    rep = run_evaluate(run.members, read_truth(truth if truth else ws), all_accounts=n_acc)
+    truth_t = read_truth(truth if truth else ws)
+    rep = run_evaluate(run.members, truth_t, all_accounts=n_acc)
     print_evaluation(rep)
+    if run.assessment is not None:
+        from lockstep.evaluate import evaluate_assessment
+
+        a = run.assessment
+        print_assessment_evaluation(evaluate_assessment(run.members, a.accounts, a.inventory,
+                                                        a.operators, truth_t))
+
+
+def print_assessment_evaluation(rep) -> None:  # type: ignore[no-untyped-def]
+    """Verdicts, operators and origin against the truth."""
+    fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+    t = Table(title="verdicts of the best-matching network, per planted kind")
+    for c in ("planted kind", "networks", "verdict right", "accuracy"):
+        t.add_column(c, justify="left" if c == "planted kind" else "right")
+    for r in rep.verdicts:
+        t.add_row(r["kind"], str(r["networks"]), str(r["correct"]), fmt(r["accuracy"]))
+    out.print(t)
+    t = Table(title="the cib verdict, account level")
+    for c in ("group", "planted", "labelled cib", "precision", "recall"):
+        t.add_column(c, justify="left" if c == "group" else "right")
+    for g in (rep.cib, *rep.cib_by_tier):
+        t.add_row(g.group, f"{g.planted:,}", f"{g.flagged:,}", fmt(g.precision), fmt(g.recall))
+    out.print(t)
+    share = rep.authentic_as_cib_share
+    out.print(f"members of authentic communities labelled cib: {rep.authentic_as_cib:,} of "
+              f"{rep.authentic_total:,}" + (f" ({share:.2%})" if share is not None else "")
+              + f"; spam accounts labelled cib: {rep.spam_as_cib:,}")
+    o = rep.operators
+    tiers = ", ".join(f"tier {k} {fmt(v['recall'])}" for k, v in o["by_tier"].items())
+    out.print(f"operators: {o['correct']} of {o['found']} found are true operators (precision "
+              f"{fmt(o['precision'])}); {o['correct']} of {o['true']} true operators found "
+              f"(recall {fmt(o['recall'])}; {tiers})")
+    g = rep.origin
+    tiers = ", ".join(f"tier {k} {fmt(v['accuracy'])}" for k, v in g["by_tier"].items())
+    out.print(f"origin country right for {g['correct']} of {g['networks']} CIB networks "
+              f"({fmt(g['accuracy'])}; {tiers})")
 
 
 def print_evaluation(rep) -> None:  # type: ignore[no-untyped-def]

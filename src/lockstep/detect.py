@@ -6,8 +6,9 @@ account graph, Leiden communities, ranked networks (:mod:`lockstep.graph`), save
 ``<workspace>/runs/`` with every parameter so the result can be reproduced.
 
 Edges are kept by significance, not by fixed counts: every detector gives each pair a
-p-value under its null model, and Benjamini-Hochberg over all pairs of all signals keeps those
-within the false discovery rate ``alpha`` (:mod:`lockstep.significance`).
+p-value under its null model, and Benjamini-Hochberg keeps those within the false discovery
+rate ``alpha`` (:mod:`lockstep.significance`), over all pairs of each family of signals that
+share a null model (the co-action signals together, the infrastructure signals together).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lockstep.detectors import get_detector
+from lockstep.detectors import CoActionDetector, get_detector
 from lockstep.exceptions import UsageError
 from lockstep.graph import Run, account_metadata, detect_networks, save_run
 from lockstep.significance import DEFAULT_ALPHA, fdr_filter
@@ -23,8 +24,10 @@ from lockstep.workspace import Workspace
 
 __all__ = ["detect", "DEFAULT_SIGNALS", "DEFAULT_WINDOW", "DEFAULT_MIN_WEIGHT", "DEFAULT_ALPHA"]
 
-#: Signals run when none are named (mentions, venues and opaque objects are opt-in).
-DEFAULT_SIGNALS = ("co-repost", "co-link", "co-reply", "co-image", "co-hashtag", "co-domain")
+#: Signals run when none are named (mentions, venues and opaque objects are opt-in). Signals
+#: whose input is absent (no sessions in public data) give no edges and cost nothing.
+DEFAULT_SIGNALS = ("co-repost", "co-link", "co-reply", "co-image", "co-hashtag", "co-domain",
+                   "shared-device", "shared-ip", "co-creation", "persona-reuse")
 #: Co-action window: 30 minutes, chosen on one small simulated world (seed 11); the null model
 #: discounts whatever a wide window lets chance add. The data-driven window (``window=None``)
 #: gives days for hashtags and domains.
@@ -36,7 +39,7 @@ DEFAULT_MIN_WEIGHT = 1
 def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
            window: float | None = DEFAULT_WINDOW, min_weight: int = DEFAULT_MIN_WEIGHT,
            alpha: float = DEFAULT_ALPHA, seed: int = 0, min_size: int = 3,
-           resolution: float = 1.0, save: bool = True,
+           resolution: float = 1.0, save: bool = True, assess: bool = True,
            progress: Callable[[str, int, int], None] | None = None) -> Run:
     """Find coordinated networks in ``ws``.
 
@@ -47,7 +50,8 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         Co-action signals to run (``co-repost``, ``co-link``, ``co-reply``, ``co-hashtag``,
         ``co-image``, ``co-domain``, ``co-mention``, ``co-venue``, ``co-object``).
     window : float or None, default :data:`DEFAULT_WINDOW`
-        Seconds; ``None`` lets each detector choose it from the data (its rule is recorded).
+        Co-action window in seconds; ``None`` lets each co-action detector choose it from the
+        data (its rule is recorded). Other signals keep their own windows.
     min_weight : int, default :data:`DEFAULT_MIN_WEIGHT`
         Minimum event pairs for a co-action pair to be tested at all (1: every pair).
     alpha : float, default :data:`DEFAULT_ALPHA`
@@ -56,6 +60,10 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         Community detection: seed, smallest network, Leiden resolution.
     save : bool
         Store the run in the workspace (``runs/``) and make it the latest.
+    assess : bool
+        Also assess the networks (operators, location, verdicts, inventory:
+        :func:`lockstep.attribution.assess`), stored with the run and set on
+        ``run.assessment``.
     progress : callable, optional
         ``progress(message, done, total)`` per stage.
 
@@ -70,16 +78,22 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     total = len(signals) + 2
     timings: dict[str, float] = {}
     edges = []
+    family: list[str] = []  # the detector class of each edge table: its own null model
+    untested: dict[str, int] = {}  # pairs at risk tested but not output, per family
     detectors: dict[str, Any] = {}
     for i, name in enumerate(signals):
         if progress:
             progress(f"signal {name}", i, total)
         t = time.perf_counter()
         det = get_detector(name)
-        own = det.get_params()
-        det.set_params(**{k: v for k, v in (("window", window), ("min_weight", min_weight))
-                          if k in own})
+        if isinstance(det, CoActionDetector):
+            det.set_params(window=window, min_weight=min_weight)
         det.fit(ws)
+        fam = type(det).__name__
+        family.append(fam)
+        if "pairs_at_risk" in det.stats_ and not det.get_params().get("conditional", True):
+            untested[fam] = untested.get(fam, 0) + max(
+                0, int(det.stats_["pairs_at_risk"]) - det.edges_.num_rows)
         timings[name] = round(time.perf_counter() - t, 3)
         edges.append(det.edges_)
         detectors[name] = {"params": det.get_params(),
@@ -88,17 +102,27 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     if progress:
         progress("networks", len(signals), total)
     t = time.perf_counter()
-    significant, fdr = fdr_filter(edges, alpha)
-    for name, got in fdr["signals"].items():
-        if name in detectors:
-            detectors[name]["significant_pairs"] = got["kept"]
+    # Benjamini-Hochberg within each family of signals that share a null model (and so a
+    # definition of what was tested): co-action p-values are conditional on a pair appearing,
+    # infrastructure ones are over every pair at risk.
+    significant: list[Any] = [None] * len(edges)
+    fdr: dict[str, Any] = {}
+    for fam in dict.fromkeys(family):
+        idx = [i for i, f in enumerate(family) if f == fam]
+        kept, info = fdr_filter([edges[i] for i in idx], alpha, untested=untested.get(fam, 0))
+        for i, k in zip(idx, kept, strict=True):
+            significant[i] = k
+        for name, got in info.pop("signals").items():
+            if name in detectors:
+                detectors[name]["significant_pairs"] = got["kept"]
+        fdr[fam] = info
     timings["significance"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     run = detect_networks(significant, accounts=account_metadata(ws), seed=seed,
                           min_size=min_size, resolution=resolution,
                           params={"signals": list(signals), "window": window,
                                   "min_weight": min_weight, "alpha": alpha,
-                                  "fdr": {k: v for k, v in fdr.items() if k != "signals"},
+                                  "fdr": fdr,
                                   "detectors": detectors})
     timings["networks"] = round(time.perf_counter() - t, 3)
     run.params["timings"] = timings
@@ -106,6 +130,17 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         if progress:
             progress("saving", len(signals) + 1, total)
         save_run(ws, run)
+    if assess:
+        from lockstep.attribution.assess import assess as run_assess
+        from lockstep.attribution.assess import save_assessment
+
+        if progress:
+            progress("verdicts", len(signals) + 1, total)
+        t = time.perf_counter()
+        run.assessment = run_assess(ws, run)
+        timings["assess"] = round(time.perf_counter() - t, 3)
+        if save:
+            save_assessment(ws, run, run.assessment)
     if progress:
         progress("done", total, total)
     return run

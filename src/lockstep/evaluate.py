@@ -31,12 +31,12 @@ from lockstep.exceptions import UsageError
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
-__all__ = ["evaluate", "read_truth", "EvaluationReport", "GroupScore", "NetworkMatch",
-           "TRUTH_COLUMNS"]
+__all__ = ["evaluate", "evaluate_assessment", "read_truth", "EvaluationReport",
+           "AssessmentReport", "GroupScore", "NetworkMatch", "TRUTH_COLUMNS"]
 
 #: Columns of the truth table :func:`read_truth` returns.
 TRUTH_COLUMNS = ("platform", "account_id", "network_id", "network_kind", "operator_id",
-                 "tier", "role")
+                 "tier", "role", "origin_country")
 
 Key = tuple[str, str]
 
@@ -241,7 +241,8 @@ def read_truth(source: Workspace | str | Path) -> pa.Table:
         con = source.connect()
         sql = ("SELECT platform, account_id, network_id, network_kind, operator_id, "
                "TRY_CAST(json_extract_string(extra, '$.tier') AS BIGINT) AS tier, "
-               "json_extract_string(extra, '$.role') AS role FROM truth")
+               "json_extract_string(extra, '$.role') AS role, "
+               "json_extract_string(extra, '$.origin_country') AS origin_country FROM truth")
     else:
         path = Path(source)
         readers = {".csv": "read_csv", ".parquet": "read_parquet", ".jsonl": "read_json",
@@ -261,3 +262,178 @@ def read_truth(source: Workspace | str | Path) -> pa.Table:
     cols = [t[c].cast(types.get(c, pa.string())) if c in t.column_names
             else pa.nulls(t.num_rows, types.get(c, pa.string())) for c in TRUTH_COLUMNS]
     return pa.table(dict(zip(TRUTH_COLUMNS, cols)))
+
+
+@dataclass
+class AssessmentReport:
+    """The result of :func:`evaluate_assessment`.
+
+    Attributes
+    ----------
+    verdicts : list of dict
+        Per planted network kind: ``kind, networks, correct, accuracy`` (the verdict of the
+        best-matching detected network equals the planted kind; a planted network with no
+        match counts as wrong).
+    cib : GroupScore
+        Account-level precision and recall of the ``cib`` verdict against all accounts of
+        planted CIB networks (operators included); precision counts every account labelled
+        ``cib``, whatever it is.
+    cib_by_tier : list of GroupScore
+        Recall of the ``cib`` verdict per tier (precision as in ``cib``).
+    authentic_as_cib, authentic_total : int
+        Members of authentic communities labelled ``cib``, and all of them.
+    spam_as_cib : int
+        Spam accounts labelled ``cib``.
+    operators : dict
+        ``found, true, correct, precision, recall`` of the operators linked to networks
+        labelled ``cib`` against the planted operators of CIB networks, and ``by_tier``
+        recall.
+    origin : dict
+        ``networks, correct, accuracy`` of the top origin country of each planted CIB
+        network's best-matching detected network; ``by_tier`` too.
+    networks : list of dict
+        Per planted network: the match and what the assessment said of it.
+    """
+
+    verdicts: list[dict[str, Any]]
+    cib: GroupScore
+    cib_by_tier: list[GroupScore]
+    authentic_as_cib: int
+    authentic_total: int
+    spam_as_cib: int
+    operators: dict[str, Any]
+    origin: dict[str, Any]
+    networks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def authentic_as_cib_share(self) -> float | None:
+        """``authentic_as_cib`` over all members of authentic communities."""
+        return _ratio(self.authentic_as_cib, self.authentic_total)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain JSON-ready values."""
+        return {"verdicts": self.verdicts, "cib": vars(self.cib).copy(),
+                "cib_by_tier": [vars(g).copy() for g in self.cib_by_tier],
+                "authentic_as_cib": self.authentic_as_cib,
+                "authentic_total": self.authentic_total,
+                "authentic_as_cib_share": self.authentic_as_cib_share,
+                "spam_as_cib": self.spam_as_cib, "operators": self.operators,
+                "origin": self.origin, "networks": self.networks}
+
+
+def evaluate_assessment(members: pa.Table, accounts: pa.Table, inventory: pa.Table,
+                        operators: pa.Table, truth: pa.Table) -> AssessmentReport:
+    """Score verdicts, operator attribution and origin against the truth table.
+
+    Parameters
+    ----------
+    members : pyarrow.Table
+        The run's ``members`` (``network_id, platform, account_id``), to match networks.
+    accounts : pyarrow.Table
+        ``Assessment.accounts``: ``network_id, platform, account_id, role, verdict``.
+    inventory : pyarrow.Table
+        ``Assessment.inventory``: ``network_id, verdict, origin_countries``.
+    operators : pyarrow.Table
+        ``Assessment.operators``: ``network_id, platform, account_id`` of linked operators
+        (members that were also linked as operators included).
+    truth : pyarrow.Table
+        :func:`read_truth`.
+
+    Returns
+    -------
+    AssessmentReport
+    """
+    inv = {r["network_id"]: r for r in inventory.to_pylist()}
+    verdict_of = {n: r["verdict"] for n, r in inv.items()}
+    detected: dict[str, set[Key]] = defaultdict(set)
+    for k, n in zip(_keys(members), _col(members, "network_id")):
+        detected[str(n)].add(k)
+    planted: dict[str, set[Key]] = defaultdict(set)
+    kind_of: dict[str, str] = {}
+    tier_of: dict[str, int | None] = {}
+    origin_of: dict[str, str | None] = {}
+    true_ops: dict[str, set[Key]] = defaultdict(set)
+    for k, net, kind, tier, role, origin in zip(
+            _keys(truth), _col(truth, "network_id"), _col(truth, "network_kind"),
+            _col(truth, "tier"), _col(truth, "role"), _col(truth, "origin_country")):
+        if not net:
+            continue
+        planted[net].add(k)
+        kind_of.setdefault(net, str(kind))
+        if tier is not None and tier == tier:
+            tier_of[net] = int(tier)
+        if origin:
+            origin_of.setdefault(net, origin)
+        if role == "operator":
+            true_ops[net].add(k)
+    labelled: dict[str, set[Key]] = defaultdict(set)
+    for k, v in zip(_keys(accounts), _col(accounts, "verdict")):
+        labelled[str(v)].add(k)
+    cib_flag = labelled.get("cib", set())
+    P_cib: set[Key] = set()
+    by_tier: dict[int, set[Key]] = defaultdict(set)
+    for net, mem in planted.items():
+        if kind_of[net] == "cib":
+            P_cib |= mem
+            if tier_of.get(net) is not None:
+                by_tier[int(tier_of[net])] |= mem  # type: ignore[arg-type]
+    wrong = len(cib_flag - P_cib)
+    cib = _score("verdict=cib", P_cib, cib_flag, wrong)
+    cib_by_tier = [_score(f"verdict=cib tier={t}", by_tier[t], cib_flag, wrong)
+                   for t in sorted(by_tier)]
+    auth = set().union(*(m for n, m in planted.items() if kind_of[n] == "authentic"))
+    spam = set().union(*(m for n, m in planted.items() if kind_of[n] == "spam"))
+    # per planted network: best match by Jaccard
+    nets, per_kind = [], defaultdict(lambda: [0, 0])
+    origin_ok: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
+    for net in sorted(planted):
+        mem = planted[net]
+        best, best_j = None, 0.0
+        for did, dm in detected.items():
+            o = len(mem & dm)
+            if o:
+                j = o / len(mem | dm)
+                if j > best_j:
+                    best, best_j = did, j
+        verdict = verdict_of.get(best) if best else None
+        kind = kind_of[net]
+        per_kind[kind][1] += 1
+        per_kind[kind][0] += int(verdict == kind)
+        got_origin = None
+        if best and inv.get(best, {}).get("origin_countries"):
+            got_origin = inv[best]["origin_countries"][0]["country"]
+        if kind == "cib":
+            tier = tier_of.get(net)
+            for key in (None, tier) if tier is not None else (None,):
+                origin_ok[key][1] += 1
+                origin_ok[key][0] += int(got_origin is not None and got_origin == origin_of.get(net))
+        nets.append({"network_id": net, "kind": kind, "tier": tier_of.get(net),
+                     "best_match": best, "jaccard": round(best_j, 3), "verdict": verdict,
+                     "origin": origin_of.get(net), "found_origin": got_origin})
+    verdicts = [{"kind": k, "networks": v[1], "correct": v[0], "accuracy": _ratio(v[0], v[1])}
+                for k, v in sorted(per_kind.items())]
+    cib_nets = {n for n, v in verdict_of.items() if v == "cib"}
+    found = {k for k, n in zip(_keys(operators), _col(operators, "network_id")) if n in cib_nets}
+    all_true = set().union(*(o for n, o in true_ops.items() if kind_of.get(n) == "cib")) \
+        if true_ops else set()
+    correct = found & all_true
+    op_tier: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for n, o in true_ops.items():
+        t = tier_of.get(n)
+        if kind_of.get(n) == "cib" and t is not None:
+            op_tier[t][1] += len(o)
+            op_tier[t][0] += len(o & found)
+    ops = {"found": len(found), "true": len(all_true), "correct": len(correct),
+           "precision": _ratio(len(correct), len(found)),
+           "recall": _ratio(len(correct), len(all_true)),
+           "by_tier": {t: {"true": v[1], "found": v[0], "recall": _ratio(v[0], v[1])}
+                       for t, v in sorted(op_tier.items())}}
+    allo = origin_ok.get(None, [0, 0])
+    origin = {"networks": allo[1], "correct": allo[0], "accuracy": _ratio(allo[0], allo[1]),
+              "by_tier": {t: {"networks": v[1], "correct": v[0], "accuracy": _ratio(v[0], v[1])}
+                          for t, v in sorted((k, v) for k, v in origin_ok.items()
+                                             if k is not None)}}
+    return AssessmentReport(verdicts=verdicts, cib=cib, cib_by_tier=cib_by_tier,
+                            authentic_as_cib=len(auth & cib_flag), authentic_total=len(auth),
+                            spam_as_cib=len(spam & cib_flag), operators=ops, origin=origin,
+                            networks=nets)

@@ -220,19 +220,24 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5])).round(3).tolist()
     [0.04, 0.053, 0.053, 0.5]
     """
-    p = np.asarray(p, dtype=np.float64)
-    m = len(p)
-    if m == 0:
-        return p.copy()
+    return _bh_with_ones(np.asarray(p, dtype=np.float64), 0)
+
+
+def _bh_with_ones(p: np.ndarray, ones: int) -> np.ndarray:
+    """q-values of ``p`` when ``ones`` more hypotheses with ``p = 1`` were tested (they rank
+    last, so only ``m`` changes)."""
+    m = len(p) + ones
+    if len(p) == 0:
+        return np.zeros(0)
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
+    ranked = p[order] * m / np.arange(1, len(p) + 1)
     q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
+    out = np.empty(len(p))
     out[order] = np.minimum(q, 1.0)
     return out
 
 
-def fdr_filter(tables: Sequence[pa.Table], alpha: float = DEFAULT_ALPHA
+def fdr_filter(tables: Sequence[pa.Table], alpha: float = DEFAULT_ALPHA, *, untested: int = 0
                ) -> tuple[list[pa.Table], dict[str, Any]]:
     """Keep the edges whose Benjamini-Hochberg q-value, over all tables pooled, is <= alpha.
 
@@ -242,6 +247,10 @@ def fdr_filter(tables: Sequence[pa.Table], alpha: float = DEFAULT_ALPHA
         Detector edges with a ``p_value`` column (one table per signal).
     alpha : float
         The false discovery rate.
+    untested : int
+        Hypotheses tested but not in ``tables``, each with ``p = 1``: a detector whose
+        p-values are unconditional (``stats_["pairs_at_risk"]``) tested every pair at risk,
+        not only the pairs it output, and those count in Benjamini-Hochberg's ``m``.
 
     Returns
     -------
@@ -255,7 +264,9 @@ def fdr_filter(tables: Sequence[pa.Table], alpha: float = DEFAULT_ALPHA
     ps = [t["p_value"].to_numpy(zero_copy_only=False) if t.num_rows else np.zeros(0)
           for t in tables]
     allp = np.concatenate(ps) if ps else np.zeros(0)
-    q = benjamini_hochberg(allp)
+    if untested < 0:
+        raise UsageError(f"untested must be >= 0, not {untested}")
+    q = _bh_with_ones(allp, untested)
     keep_all = q <= alpha
     out, per_signal = [], {}
     pos = 0
@@ -269,5 +280,5 @@ def fdr_filter(tables: Sequence[pa.Table], alpha: float = DEFAULT_ALPHA
             sig = pc.unique(t["signal"]).to_pylist()[0]
             per_signal[sig] = {"tested": n, "kept": int(keep.sum())}
     thr = float(allp[keep_all].max()) if keep_all.any() else 0.0
-    return out, {"alpha": alpha, "tested": int(len(allp)), "kept": int(keep_all.sum()),
+    return out, {"alpha": alpha, "tested": int(len(allp)) + untested, "kept": int(keep_all.sum()),
                  "p_threshold": thr, "signals": per_signal}

@@ -21,41 +21,55 @@ from lockstep.detectors.base import (
     empty_edges,
 )
 from lockstep.detectors.coaction import PLATFORM_SCOPED, SIGNALS, CoActionDetector, estimate_window
+from lockstep.detectors.cohort import SIGNALS as _COHORT_SIGNALS
+from lockstep.detectors.cohort import CohortDetector
+from lockstep.detectors.infrastructure import SIGNALS as _INFRA_SIGNALS
+from lockstep.detectors.infrastructure import InfrastructureDetector
 from lockstep.exceptions import UsageError
 
-__all__ = ["BaseDetector", "CoActionDetector", "NotFittedError", "check_is_fitted",
-           "EDGE_SCHEMA", "EDGE_COLUMNS", "empty_edges", "SIGNALS", "PLATFORM_SCOPED",
-           "estimate_window", "all_detectors", "get_detector", "signal_names"]
+__all__ = ["BaseDetector", "CoActionDetector", "InfrastructureDetector", "CohortDetector",
+           "NotFittedError",
+           "check_is_fitted", "EDGE_SCHEMA", "EDGE_COLUMNS", "empty_edges", "SIGNALS",
+           "PLATFORM_SCOPED", "estimate_window", "all_detectors", "get_detector", "signal_names",
+           "REGISTRY"]
+
+#: Every built-in signal: its detector class and the parameters that make it that signal.
+#: Co-action signals come first, in :data:`SIGNALS` order.
+REGISTRY: dict[str, tuple[type[BaseDetector], dict[str, Any]]] = {
+    **{sig: (CoActionDetector, {"object_type": otype}) for otype, sig in SIGNALS.items()},
+    **{sig: (InfrastructureDetector, dict(p)) for sig, p in _INFRA_SIGNALS.items()},
+    **{sig: (CohortDetector, dict(p)) for sig, p in _COHORT_SIGNALS.items()},
+}
 
 
 def all_detectors() -> list[BaseDetector]:
     """One detector per registered signal, with default parameters, in a stable order."""
-    return [CoActionDetector(object_type=otype) for otype in SIGNALS]
+    return [cls(**params) for cls, params in REGISTRY.values()]
 
 
 def signal_names() -> list[str]:
     """The names :func:`get_detector` accepts (signal names such as ``co-repost``)."""
-    return list(SIGNALS.values())
+    return list(REGISTRY)
 
 
 def get_detector(name: str, **params: Any) -> BaseDetector:
-    """The detector of a signal (``co-repost``, ``co-link``, ...) with ``params`` set.
+    """The detector of a signal (``co-repost``, ``shared-device``, ...) with ``params`` set.
 
-    ``"coaction"`` (the class's registry name) is accepted too, with ``object_type`` in
-    ``params``.
+    A class's registry name (``"coaction"``, ``"infrastructure"``, ...) is accepted too, with
+    its defining parameter (``object_type``, ``resource``, ...) in ``params``.
 
     Raises
     ------
     UsageError
-        ``name`` is not a known signal.
+        ``name`` is not a known signal, or ``params`` contradict it.
     """
-    by_signal = {sig: otype for otype, sig in SIGNALS.items()}
-    if name in by_signal:
-        if "object_type" in params and params["object_type"] != by_signal[name]:
-            raise UsageError(f"signal {name} is object_type={by_signal[name]!r}, not "
-                             f"{params['object_type']!r}")
-        params = {**params, "object_type": by_signal[name]}
-        return CoActionDetector(**params)
-    if name == CoActionDetector.name:
-        return CoActionDetector(**params)
+    if name in REGISTRY:
+        cls, fixed = REGISTRY[name]
+        for k, v in fixed.items():
+            if k in params and params[k] != v:
+                raise UsageError(f"signal {name} is {k}={v!r}, not {params[k]!r}")
+        return cls(**{**params, **fixed})
+    for cls, _ in REGISTRY.values():
+        if name == cls.name:
+            return cls(**params)
     raise UsageError(f"unknown signal {name!r}; choose one of: {', '.join(signal_names())}")

@@ -20,6 +20,7 @@ from lockstep.graph.export import (
     CSV_COLUMNS,
     FORMATS,
     export_networks,
+    export_summary,
     network_color,
     networks_to_dict,
     to_networkx,
@@ -37,6 +38,7 @@ from lockstep.graph.networks import (
 from lockstep.graph.store import latest_run_id, list_runs, load_run, save_run
 
 __all__ = [
+    "export_summary",
     "fuse", "FusedGraph", "edge_table", "DEFAULT_SIGNAL_WEIGHTS",
     "find_communities", "Communities", "leiden_available", "METHODS",
     "build_networks", "detect_networks", "account_metadata", "Run", "SCORE_WEIGHTS",

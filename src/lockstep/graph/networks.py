@@ -91,6 +91,8 @@ class Run:
     params: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     created: str | None = None
+    #: The :class:`lockstep.attribution.assess.Assessment` of the networks, when assessed.
+    assessment: Any = None
 
     @property
     def n_networks(self) -> int:

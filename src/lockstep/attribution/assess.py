@@ -1,0 +1,341 @@
+"""Assess a detection run: operators, location, verdicts and each network's asset inventory.
+
+:func:`assess` turns the coordinated networks of a run (:func:`lockstep.detect.detect`) into
+the findings a takedown rests on, and :func:`save_assessment` stores them beside the run
+(``<workspace>/runs/<run_id>/assessment/``), so ``lockstep network ID``, the exports and
+``lockstep evaluate`` read the same result::
+
+    run = detect(ws)
+    a = assess(ws, run)          # operators, origin, verdicts, inventory
+    save_assessment(ws, run, a)
+
+Stages: :func:`~.behaviour.network_behaviour` (traits of the accounts), then
+:func:`~.operators.link_operators` (who runs them, from sessions and roles),
+:func:`~.location.locate_networks` (where they run from and where they claim to be), and
+:func:`~.verdict.decide` (the verdict and its reasons). No stage reads what posts say.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lockstep.attribution.behaviour import network_behaviour
+from lockstep.attribution.location import locate_networks
+from lockstep.attribution.operators import link_operators
+from lockstep.attribution.verdict import decide
+from lockstep.exceptions import WorkspaceError
+
+if TYPE_CHECKING:
+    from lockstep.graph.networks import Run
+    from lockstep.workspace import Workspace
+
+__all__ = ["Assessment", "assess", "save_assessment", "load_assessment", "ACCOUNT_SCHEMA",
+           "INVENTORY_SCHEMA", "PLATFORM_NAMES", "KIND_NAMES"]
+
+ASSESSMENT_DIR = "assessment"
+_TABLES = ("inventory", "accounts", "verdicts", "behaviour", "operators", "links", "location")
+
+#: How takedown reports name platforms and kinds of asset.
+PLATFORM_NAMES = {"facebook": "Facebook", "instagram": "Instagram", "x": "X",
+                  "twitter": "Twitter", "telegram": "Telegram", "bluesky": "Bluesky",
+                  "youtube": "YouTube", "tiktok": "TikTok"}
+KIND_NAMES = {"user": "accounts", "page": "Pages", "group": "Groups", "channel": "channels"}
+
+_TS = pa.timestamp("us", tz="UTC")
+_COUNTRY_SHARES = pa.list_(pa.struct([("country", pa.string()), ("share", pa.float64())]))
+#: One row per account of an assessed network: its assets (members) and its operators.
+ACCOUNT_SCHEMA = pa.schema([
+    ("network_id", pa.string()), ("platform", pa.string()), ("account_id", pa.string()),
+    ("kind", pa.string()), ("role", pa.string()), ("verdict", pa.string()),
+    ("confidence", pa.string()),
+])
+#: The asset inventory of each network, as a takedown report states it.
+INVENTORY_SCHEMA = pa.schema([
+    ("network_id", pa.string()), ("verdict", pa.string()), ("confidence", pa.string()),
+    ("counts", pa.list_(pa.struct([("platform", pa.string()), ("kind", pa.string()),
+                                   ("count", pa.int64())]))),
+    ("counts_text", pa.string()), ("n_assets", pa.int64()), ("followers_total", pa.int64()),
+    ("first_activity", _TS), ("last_activity", _TS),
+    ("origin_countries", _COUNTRY_SHARES), ("origin_confidence", pa.string()),
+    ("target_countries", _COUNTRY_SHARES), ("location_mismatch", pa.bool_()),
+    ("operators", pa.list_(pa.string())), ("operator_confidence", pa.string()),
+    ("attribution", pa.list_(pa.string())), ("reasons", pa.list_(pa.string())),
+    ("limitations", pa.list_(pa.string())),
+])
+
+
+@dataclass
+class Assessment:
+    """What :func:`assess` found for a run's networks.
+
+    Attributes
+    ----------
+    inventory : pyarrow.Table
+        Per network (:data:`INVENTORY_SCHEMA`): counts by platform and kind, followers,
+        activity span, origin and target countries, operators, attribution, verdict, reasons.
+    accounts : pyarrow.Table
+        Per account (:data:`ACCOUNT_SCHEMA`): ``role`` ``asset`` (a member, or a page, group
+        or channel its members or operators administer) or ``operator`` (linked by
+        telemetry), the network's verdict, and the confidence (of the verdict for an asset,
+        of the link for an operator).
+    verdicts, behaviour, operators, links, location : pyarrow.Table
+        The stages' own tables (:mod:`.verdict`, :mod:`.behaviour`, :mod:`.operators`,
+        :mod:`.location`).
+    telemetry : bool
+        Whether the workspace had sessions or roles for these accounts.
+    limitations : list of str
+        What could not be established, in plain words.
+    params : dict
+        Run id, timings.
+    """
+
+    inventory: pa.Table
+    accounts: pa.Table
+    verdicts: pa.Table
+    behaviour: pa.Table
+    operators: pa.Table
+    links: pa.Table
+    location: pa.Table
+    telemetry: bool
+    limitations: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def network(self, network_id: str) -> dict[str, Any] | None:
+        """The inventory row of one network as a dict (None if unknown)."""
+        for r in self.inventory.to_pylist():
+            if r["network_id"] == network_id:
+                return r
+        return None
+
+
+def _counts(members: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    got: dict[tuple[str, str], int] = {}
+    for m in members:
+        key = (m["platform"], m.get("kind") or "user")
+        got[key] = got.get(key, 0) + 1
+    rows = [{"platform": p, "kind": k, "count": n} for (p, k), n in sorted(got.items())]
+    parts: dict[str, list[str]] = {}
+    for r in rows:
+        kind = KIND_NAMES.get(r["kind"], r["kind"] + "s")
+        if r["count"] == 1:
+            kind = {"accounts": "account", "Pages": "Page", "Groups": "Group",
+                    "channels": "channel"}.get(kind, kind)
+        parts.setdefault(PLATFORM_NAMES.get(r["platform"], r["platform"]), []).append(
+            f"{r['count']} {kind}")
+    return rows, "; ".join(f"{p}: {', '.join(v)}" for p, v in parts.items())
+
+
+def assess(ws: Workspace, run: Run, *,
+           progress: Callable[[str, int, int], None] | None = None) -> Assessment:
+    """Operators, location, verdict and inventory of every network of ``run``.
+
+    Parameters
+    ----------
+    ws : Workspace
+        The workspace the run was detected on.
+    run : Run
+        A detection run (:func:`lockstep.detect.detect` or :func:`lockstep.graph.load_run`).
+    progress : callable, optional
+        ``progress(message, done, total)`` per stage.
+
+    Returns
+    -------
+    Assessment
+    """
+    timings: dict[str, float] = {}
+    members = run.members.select(["network_id", "platform", "account_id"])
+    steps = 4
+
+    def step(name: str, i: int) -> float:
+        if progress:
+            progress(name, i, steps)
+        return time.perf_counter()
+
+    t = step("account traits", 0)
+    behaviour = network_behaviour(ws, members)
+    timings["behaviour"] = round(time.perf_counter() - t, 3)
+    t = step("operators", 1)
+    ops = link_operators(ws, members)
+    timings["operators"] = round(time.perf_counter() - t, 3)
+    t = step("location", 2)
+    location = locate_networks(ws, members, operators=ops.operators.select(
+        ["network_id", "platform", "account_id"]))
+    timings["location"] = round(time.perf_counter() - t, 3)
+    t = step("verdicts", 3)
+    verdicts = decide(behaviour, operators=ops.operators, links=ops.links, location=location,
+                      telemetry=ops.telemetry)
+    timings["verdicts"] = round(time.perf_counter() - t, 3)
+    if progress:
+        progress("done", steps, steps)
+
+    extra = _administered(ws, run.members, ops.operators)
+    vmap = {r["network_id"]: r for r in verdicts.to_pylist()}
+    bmap = {r["network_id"]: r for r in behaviour.to_pylist()}
+    lmap = {r["network_id"]: r for r in location.to_pylist()}
+    ops_by: dict[str, list[dict[str, Any]]] = {}
+    for o in ops.operators.to_pylist():
+        ops_by.setdefault(o["network_id"], []).append(o)
+    mem_by: dict[str, list[dict[str, Any]]] = {}
+    for m in run.members.select(["network_id", "platform", "account_id", "kind"]).to_pylist():
+        mem_by.setdefault(m["network_id"], []).append(m)
+    for m in extra.to_pylist():
+        mem_by.setdefault(m["network_id"], []).append(m)
+
+    acc: dict[str, list[Any]] = {f.name: [] for f in ACCOUNT_SCHEMA}
+    inv: dict[str, list[Any]] = {f.name: [] for f in INVENTORY_SCHEMA}
+    for nid in run.networks["network_id"].to_pylist():
+        v, b, lc = vmap[nid], bmap.get(nid, {}), lmap.get(nid, {})
+        members_n = mem_by.get(nid, [])
+        in_net = {(m["platform"], m["account_id"]) for m in members_n}
+        for m in members_n:
+            for k, x in (("network_id", nid), ("platform", m["platform"]),
+                         ("account_id", m["account_id"]), ("kind", m["kind"]),
+                         ("role", "asset"), ("verdict", v["verdict"]),
+                         ("confidence", v["confidence"])):
+                acc[k].append(x)
+        net_ops = ops_by.get(nid, [])
+        for o in net_ops:
+            if (o["platform"], o["account_id"]) in in_net:
+                continue  # a member that is also an operator stays listed once, as an asset
+            for k, x in (("network_id", nid), ("platform", o["platform"]),
+                         ("account_id", o["account_id"]), ("kind", "user"),
+                         ("role", "operator"), ("verdict", v["verdict"]),
+                         ("confidence", o["confidence"])):
+                acc[k].append(x)
+        counts, text = _counts(members_n)
+        rank = {"high": 3, "medium": 2, "low": 1}
+        best = max((o["confidence"] for o in net_ops), key=lambda c: rank.get(c, 0),
+                   default=None)
+        employers: dict[str, str] = {}
+        for o in net_ops:
+            if o.get("employer"):
+                prev = employers.get(o["employer"])
+                if prev is None or rank[o["confidence"]] > rank[prev]:
+                    employers[o["employer"]] = o["confidence"]
+        attribution = [f"linked to individuals associated with {e} ({c} confidence)"
+                       for e, c in sorted(employers.items(), key=lambda kv: -rank[kv[1]])]
+        row = {
+            "network_id": nid, "verdict": v["verdict"], "confidence": v["confidence"],
+            "counts": counts, "counts_text": text, "n_assets": len(members_n),
+            "followers_total": int(b.get("followers_total") or 0),
+            "first_activity": b.get("first_activity"), "last_activity": b.get("last_activity"),
+            "origin_countries": lc.get("origin_countries") or [],
+            "origin_confidence": lc.get("origin_confidence"),
+            "target_countries": lc.get("presented_countries") or [],
+            "location_mismatch": bool(lc.get("location_mismatch")),
+            "operators": [f"{o['platform']}:{o['account_id']} ({o['confidence']})"
+                          for o in net_ops],
+            "operator_confidence": best, "attribution": attribution,
+            "reasons": v["reasons"], "limitations": v["limitations"],
+        }
+        for k, x in row.items():
+            inv[k].append(x)
+    limitations = sorted(set(ops.limitations) | {x for r in verdicts.to_pylist()
+                                                 for x in r["limitations"]
+                                                 if x.startswith("no ")})
+    return Assessment(
+        inventory=pa.table(inv, schema=INVENTORY_SCHEMA),
+        accounts=pa.table(acc, schema=ACCOUNT_SCHEMA), verdicts=verdicts,
+        behaviour=behaviour, operators=ops.operators, links=ops.links, location=location,
+        telemetry=ops.telemetry, limitations=limitations,
+        params={"run_id": run.run_id, "timings": timings})
+
+
+_ADMINISTERED_SQL = """
+WITH m AS (SELECT network_id, platform, account_id FROM _members),
+o AS (SELECT network_id, platform, account_id FROM _operators
+      WHERE confidence IN ('high', 'medium')),
+admins AS (SELECT * FROM m UNION SELECT * FROM o),
+cand AS (
+    SELECT a.network_id, r.platform, r.asset_id AS account_id
+    FROM roles r JOIN admins a ON r.platform = a.platform AND r.account_id = a.account_id),
+one AS (  -- an asset administered from several networks goes to none of them
+    SELECT platform, account_id, min(network_id) AS network_id FROM cand
+    GROUP BY 1, 2 HAVING count(DISTINCT network_id) = 1)
+SELECT one.network_id, one.platform, one.account_id, coalesce(acc.kind, 'page') AS kind
+FROM one LEFT JOIN accounts acc USING (platform, account_id)
+WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.platform = one.platform
+                  AND m.account_id = one.account_id)
+ORDER BY 1, 2, 3
+"""
+
+
+def _administered(ws: Workspace, members: pa.Table, operators: pa.Table) -> pa.Table:
+    """Pages, groups and channels administered (``roles``) by a network's members or by its
+    operators (medium or high confidence) that detection did not list: they are assets of
+    the network too, as a takedown counts them (a group that only hosts posts never co-acts).
+    """
+    con = ws.connect()
+    try:
+        if not con.execute("SELECT count(*) FROM roles").fetchall()[0][0]:
+            return pa.table({"network_id": pa.array([], pa.string()),
+                             "platform": pa.array([], pa.string()),
+                             "account_id": pa.array([], pa.string()),
+                             "kind": pa.array([], pa.string())})
+        con.register("_members", members.select(["network_id", "platform", "account_id"]))
+        con.register("_operators", operators.select(["network_id", "platform", "account_id",
+                                                     "confidence"]))
+        return con.sql(_ADMINISTERED_SQL).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _dir(ws: Workspace | str | Path, run_id: str) -> Path:
+    from lockstep.graph.store import runs_dir
+
+    path = runs_dir(ws) / run_id
+    if not (path / "run.json").exists():
+        raise WorkspaceError(f"no saved run {run_id!r}; save the run before its assessment")
+    return path
+
+
+def save_assessment(ws: Workspace | str | Path, run: Run, assessment: Assessment) -> Path:
+    """Store ``assessment`` in ``<ws>/runs/<run_id>/assessment/``, replacing an older one
+    atomically (a reader sees the old or the new one, never a mix)."""
+    if run.run_id is None:
+        raise WorkspaceError("the run is not saved; save_run() it first")
+    path = _dir(ws, run.run_id)
+    tmp = path / f".assessment-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        for name in _TABLES:
+            pq.write_table(getattr(assessment, name), tmp / f"{name}.parquet",
+                           compression="zstd")
+        meta = {"telemetry": assessment.telemetry, "limitations": assessment.limitations,
+                "params": assessment.params}
+        with open(tmp / "assessment.json", "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=1, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        final = path / ASSESSMENT_DIR
+        old = path / f".old-{uuid.uuid4().hex}"
+        if final.exists():
+            os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def load_assessment(ws: Workspace | str | Path, run_id: str) -> Assessment | None:
+    """The stored assessment of a run, or None if it has none."""
+    path = _dir(ws, run_id) / ASSESSMENT_DIR
+    if not (path / "assessment.json").exists():
+        return None
+    meta = json.loads((path / "assessment.json").read_text(encoding="utf-8"))
+    tables = {name: pq.read_table(path / f"{name}.parquet") for name in _TABLES}
+    return Assessment(**tables, telemetry=bool(meta.get("telemetry")),
+                      limitations=list(meta.get("limitations", [])),
+                      params=meta.get("params", {}))

@@ -1,0 +1,185 @@
+"""Behavioural traits of each network: who its accounts are and how they behave, never what
+they say.
+
+:func:`network_behaviour` measures, per network, the traits a verdict rests on
+(:mod:`lockstep.attribution.verdict`): account ages and creation bursts, persona reuse,
+devices shared among supposedly independent personas, audience, and the spam pattern of
+high-volume link pushing to a few domains into many groups. Text, hashtags and the names of
+links are never read: only whether a post carries a link, which registered domain it points
+to (by identity, to measure concentration), and where it was posted.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from lockstep.workspace import Workspace
+
+__all__ = ["network_behaviour", "BEHAVIOUR_COLUMNS", "BURST_SPAN_H"]
+
+#: Length of a creation burst: the most member accounts created within this many hours.
+BURST_SPAN_H = 72.0
+
+#: Columns of :func:`network_behaviour` (besides ``network_id``), each explained in its
+#: docstring.
+BEHAVIOUR_COLUMNS = (
+    "n_members", "n_users", "n_pages", "n_groups", "n_channels", "followers_total",
+    "created_known", "age_median_days", "young_share", "burst_share",
+    "bio_reuse_share", "empty_bio_share", "verified_share", "followers_median",
+    "events", "events_per_account_day", "link_share", "top_domains_share",
+    "venues_per_poster", "with_sessions", "device_share_share", "devices_per_account",
+    "agents_per_account", "first_activity", "last_activity",
+)
+
+_SQL = """
+WITH m AS (SELECT DISTINCT network_id, platform, account_id FROM _members),
+acc AS (
+    SELECT m.network_id, m.platform, m.account_id, a.kind, a.created_at, a.followers,
+           a.verified, nullif(trim(lower(a.bio)), '') AS bio
+    FROM m LEFT JOIN accounts a USING (platform, account_id)),
+ev AS (
+    SELECT m.network_id, e.platform, e.account_id, e.ts, e.venue_id,
+           len(coalesce(e.urls, [])) > 0 AS has_link
+    FROM m JOIN events e USING (platform, account_id)),
+act AS (
+    SELECT network_id, min(ts) AS first_activity, max(ts) AS last_activity, count(*) AS events,
+           avg(has_link::INT) AS link_share,
+           count(DISTINCT (platform, account_id)) AS posters
+    FROM ev GROUP BY 1),
+ven AS (
+    SELECT network_id, count(DISTINCT (platform, account_id, venue_id))::DOUBLE
+           / nullif(count(DISTINCT (platform, account_id)), 0) AS venues_per_poster
+    FROM ev WHERE venue_id IS NOT NULL AND venue_id <> '' GROUP BY 1),
+dom AS (
+    SELECT network_id, d, count(*) AS n,
+           row_number() OVER (PARTITION BY network_id ORDER BY count(*) DESC, d) AS r
+    FROM (SELECT m.network_id, o.object_id AS d FROM m JOIN objects o USING (platform, account_id)
+          WHERE o.object_type = 'domain') GROUP BY 1, 2),
+domc AS (
+    SELECT network_id, sum(n) FILTER (WHERE r <= 3)::DOUBLE / sum(n) AS top_domains_share
+    FROM dom GROUP BY 1),
+bio AS (
+    SELECT network_id, bio, count(*) AS n FROM acc WHERE bio IS NOT NULL GROUP BY 1, 2),
+bioc AS (
+    SELECT network_id, sum(n) FILTER (WHERE n > 1) AS reused FROM bio GROUP BY 1),
+ses AS (
+    SELECT m.network_id, s.platform, s.account_id, s.device_id, s.user_agent
+    FROM m JOIN sessions s USING (platform, account_id)),
+dev AS (
+    SELECT network_id, device_id, count(DISTINCT (platform, account_id)) AS k
+    FROM ses WHERE device_id IS NOT NULL AND device_id <> '' GROUP BY 1, 2),
+devshared AS (
+    SELECT DISTINCT s.network_id, s.platform, s.account_id
+    FROM ses s JOIN dev d USING (network_id, device_id) WHERE d.k > 1),
+sesc AS (
+    SELECT network_id, count(DISTINCT (platform, account_id)) AS with_sessions,
+           count(DISTINCT device_id) AS devices, count(DISTINCT user_agent) AS agents
+    FROM ses GROUP BY 1),
+base AS (
+    SELECT network_id, count(*) AS n_members,
+           count(*) FILTER (WHERE coalesce(kind, 'user') = 'user') AS n_users,
+           count(*) FILTER (WHERE kind = 'page') AS n_pages,
+           count(*) FILTER (WHERE kind = 'group') AS n_groups,
+           count(*) FILTER (WHERE kind = 'channel') AS n_channels,
+           coalesce(sum(followers), 0) AS followers_total,
+           count(created_at) AS created_known,
+           avg((bio IS NULL)::INT) AS empty_bio_share,
+           avg(coalesce(verified, false)::INT) AS verified_share,
+           median(followers) AS followers_median
+    FROM acc GROUP BY 1)
+SELECT b.*, act.events, act.link_share, act.first_activity, act.last_activity,
+       act.events::DOUBLE / greatest(b.n_members, 1) / greatest(
+           date_diff('second', act.first_activity, act.last_activity) / 86400.0, 1.0)
+           AS events_per_account_day,
+       coalesce(domc.top_domains_share, 0) AS top_domains_share,
+       coalesce(ven.venues_per_poster, 0) AS venues_per_poster,
+       coalesce(bioc.reused, 0)::DOUBLE / b.n_members AS bio_reuse_share,
+       coalesce(sesc.with_sessions, 0) AS with_sessions,
+       (SELECT count(*) FROM devshared d WHERE d.network_id = b.network_id)::DOUBLE
+           / nullif(sesc.with_sessions, 0) AS device_share_share,
+       sesc.devices::DOUBLE / nullif(sesc.with_sessions, 0) AS devices_per_account,
+       sesc.agents::DOUBLE / nullif(sesc.with_sessions, 0) AS agents_per_account
+FROM base b LEFT JOIN act USING (network_id) LEFT JOIN domc USING (network_id)
+    LEFT JOIN ven USING (network_id) LEFT JOIN bioc USING (network_id)
+    LEFT JOIN sesc USING (network_id)
+ORDER BY network_id
+"""
+
+
+def _ages(members_created: pa.Table, first: dict[str, object]) -> dict[str, dict]:
+    """Per network: median age at first activity, young share, creation-burst share."""
+    out: dict[str, dict] = {}
+    nid = members_created["network_id"].to_pylist()
+    created = members_created["created_us"].to_numpy(zero_copy_only=False)
+    order = np.argsort(np.array(nid, dtype=object), kind="stable")
+    nid_sorted = [nid[i] for i in order]
+    created = created[order]
+    starts = [0] + [i for i in range(1, len(nid_sorted)) if nid_sorted[i] != nid_sorted[i - 1]]
+    span = BURST_SPAN_H * 3600e6
+    for s, e in zip(starts, [*starts[1:], len(nid_sorted)], strict=True):
+        net = nid_sorted[s]
+        c = np.sort(created[s:e])
+        c = c[~np.isnan(c)]
+        if len(c) == 0:
+            out[net] = {"age_median_days": None, "young_share": None, "burst_share": None}
+            continue
+        f = first.get(net)
+        ref = f.timestamp() * 1e6 if f is not None else float(c.max())  # type: ignore[attr-defined]
+        ages = (ref - c) / 86400e6
+        within = np.searchsorted(c, c + span, side="right") - np.arange(len(c))
+        out[net] = {"age_median_days": float(np.median(ages)),
+                    "young_share": float(np.mean(ages < 365)),
+                    "burst_share": float(within.max() / len(c)) if len(c) >= 3 else 0.0}
+    return out
+
+
+def network_behaviour(ws: Workspace, members: pa.Table) -> pa.Table:
+    """Behavioural traits of each network's accounts (one row per network).
+
+    Parameters
+    ----------
+    ws : Workspace
+    members : pyarrow.Table
+        ``network_id, platform, account_id`` (the network's assets).
+
+    Returns
+    -------
+    pyarrow.Table
+        ``network_id`` and :data:`BEHAVIOUR_COLUMNS`:
+
+        - counts by kind (``n_users, n_pages, n_groups, n_channels``) and
+          ``followers_total``;
+        - ``age_median_days`` (age at the network's first activity), ``young_share``
+          (younger than a year), ``burst_share`` (the most members created within
+          :data:`BURST_SPAN_H` hours, as a share of those with a known creation time);
+        - ``bio_reuse_share`` (members whose bio another member also has),
+          ``empty_bio_share``, ``verified_share``, ``followers_median``;
+        - ``events``, ``events_per_account_day``, ``link_share`` (events with a link),
+          ``top_domains_share`` (the three commonest registered domains' share of links),
+          ``venues_per_poster`` (distinct groups or venues posted into per account);
+        - with sessions: ``with_sessions`` (members with any), ``device_share_share``
+          (members using a device another member uses), ``devices_per_account``,
+          ``agents_per_account`` (distinct user agents per member).
+    """
+    con = ws.connect()
+    try:
+        con.register("_members", members.select(["network_id", "platform", "account_id"]))
+        t = con.sql(_SQL).to_arrow_table()
+        created = con.sql(
+            "SELECT DISTINCT m.network_id, m.platform, m.account_id, "
+            "epoch_us(a.created_at)::DOUBLE AS created_us FROM _members m "
+            "LEFT JOIN accounts a USING (platform, account_id) "
+            "WHERE coalesce(a.kind, 'user') = 'user'").to_arrow_table()
+    finally:
+        con.close()
+    first = dict(zip(t["network_id"].to_pylist(), t["first_activity"].to_pylist()))
+    ages = _ages(created, first)
+    cols = {name: t[name] for name in t.column_names}
+    for key in ("age_median_days", "young_share", "burst_share"):
+        cols[key] = pa.array([ages.get(n, {}).get(key) for n in t["network_id"].to_pylist()],
+                             pa.float64())
+    return pa.table({"network_id": cols["network_id"],
+                     **{c: cols[c] for c in BEHAVIOUR_COLUMNS}})
