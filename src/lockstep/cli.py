@@ -218,25 +218,40 @@ def demo(
         out.print(f"  {Path(f.source).name}: {f.rows_added:,} rows added ({f.seconds:.1f} s)")
     out.rule("3. what is in the workspace")
     print_stats(workspace_stats(ws))
-    out.rule("4. coordinated networks (co-action signals, fused, Leiden, ranked)")
+    out.rule("4. coordinated networks: signals tested against chance, fused, Leiden, ranked, "
+             "and judged on behaviour")
     from lockstep.detect import detect as run_detect
     from lockstep.evaluate import evaluate as run_evaluate
     from lockstep.evaluate import read_truth
 
-    run = run_detect(ws)
+    with _progress() as prog:
+        task = prog.add_task("detect", total=None)
+        run = run_detect(ws, progress=lambda m, d, t: prog.update(
+            task, description=m, completed=d, total=t))
     print_networks(run, 10)
-    top = run.networks.column("network_id")[0].as_py() if run.n_networks else None
-    if top:
-        out.print(f"evidence for {top}: lockstep --workspace {ws.path} network {top}")
-    out.rule("5. against the planted ground truth (detection never reads it)")
+    out.rule("5. the top networks: verdict, attribution, where they really run from")
+    shown = 0
+    for inv in run.assessment.inventory.to_pylist():
+        if shown == 3:
+            break
+        if inv["verdict"] != "cib" and shown < 2:
+            continue  # lead with the deceptive networks; spam and the rest are listed above
+        shown += 1
+        print_assessment(run.assessment, inv["network_id"], links=3)
+        out.print(f"full evidence: lockstep --workspace {ws.path} network {inv['network_id']}\n")
+    out.rule("6. against the planted ground truth (detection never reads it)")
     con = ws.connect()
     n_acc = con.execute("SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM events)").fetchone()[0]
     con.close()
-    print_evaluation(run_evaluate(run.members, read_truth(ws), all_accounts=n_acc))
+    truth = read_truth(ws)
+    print_evaluation(run_evaluate(run.members, truth, all_accounts=n_acc))
+    from lockstep.evaluate import evaluate_assessment
+
+    a = run.assessment
+    print_assessment_evaluation(evaluate_assessment(run.members, a.accounts, a.inventory,
+                                                    a.operators, truth))
     out.print(f"\nDone in {time.perf_counter() - t0:.0f} s. Workspace: {ws.path} "
               f"(try: lockstep --workspace {ws.path} networks)")
-    out.print("Not yet in the demo: significance testing, infrastructure and text signals, "
-              "verdicts (cib/spam/authentic) and operator attribution (see the open issues).")
 
 
 

@@ -57,6 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special
 
+from lockstep._arrays import unique
 from lockstep.exceptions import UsageError
 
 __all__ = ["CoActionNull", "poisson_pvalue", "benjamini_hochberg", "fdr_filter",
@@ -153,7 +154,7 @@ class CoActionNull:
             return cls(np.zeros(n_accounts), 1.0, np.zeros(0), np.zeros(0), (z, z, z),
                        np.zeros(0), z)
         n_obj = int(o.max()) + 1
-        inc = np.unique(o.astype(np.int64) * n_accounts + a)
+        inc = unique(o.astype(np.int64) * n_accounts + a)
         degree = np.bincount(inc % n_accounts, minlength=n_accounts).astype(np.float64)
         k = np.bincount(inc // n_accounts, minlength=n_obj).astype(np.float64)
         size = np.diff(np.r_[obj_starts, n]).astype(np.float64)

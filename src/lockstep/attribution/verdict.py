@@ -208,8 +208,7 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
             verdict, conf = "undetermined", "low"
             if len(dec) == 1:
                 reasons.append("only one kind of deception found; a verdict of cib needs two")
-        reasons.insert(0 if verdict != "spam" else 1,
-                       f"{n} accounts; verdict {verdict} ({conf})")
+        reasons.insert(0, f"{n} accounts; verdict {verdict} ({conf})")
         for k, v in (("network_id", nid), ("verdict", verdict), ("confidence", conf),
                      ("deception", dec), ("against", against), ("spam_signs", spam),
                      ("reasons", reasons), ("limitations", sorted(set(limits)))):

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lockstep._arrays import unique
 from lockstep.graph.fusion import FusedGraph
 
 __all__ = ["Communities", "find_communities", "leiden_available", "METHODS"]
@@ -70,7 +71,7 @@ def _canonical(raw: np.ndarray) -> np.ndarray:
     """Relabel so that 0 is the largest community, ties by smallest node id."""
     if len(raw) == 0:
         return raw.astype(np.int64)
-    _, inv = np.unique(raw, return_inverse=True)
+    _, inv = unique(raw, return_inverse=True)
     sizes = np.bincount(inv)
     first = np.full(len(sizes), len(raw), dtype=np.int64)
     np.minimum.at(first, inv, np.arange(len(raw)))
