@@ -166,6 +166,12 @@ def assess(ws: Workspace, run: Run, *,
     timings["behaviour"] = round(time.perf_counter() - t, 3)
     t = step("operators", 1)
     ops = link_operators(ws, members)
+    ops.operators = _not_assets_elsewhere(ops.operators, members)
+    kept = set(zip(ops.operators["network_id"].to_pylist(), ops.operators["platform"].to_pylist(),
+                   ops.operators["account_id"].to_pylist()))
+    ops.links = ops.links.filter(pa.array([k in kept for k in zip(
+        ops.links["network_id"].to_pylist(), ops.links["platform"].to_pylist(),
+        ops.links["account_id"].to_pylist())], pa.bool_()))
     timings["operators"] = round(time.perf_counter() - t, 3)
     t = step("location", 2)
     location = locate_networks(ws, members, operators=ops.operators.select(
@@ -249,6 +255,21 @@ def assess(ws: Workspace, run: Run, *,
         behaviour=behaviour, operators=ops.operators, links=ops.links, location=location,
         telemetry=ops.telemetry, limitations=limitations,
         params={"run_id": run.run_id, "timings": timings})
+
+
+def _not_assets_elsewhere(operators: pa.Table, members: pa.Table) -> pa.Table:
+    """Drop operators that detection put in *another* network: an account that acts as one
+    of the assets of a network (a fake holding an editor role on a sister page) is an asset,
+    not the person behind them."""
+    if operators.num_rows == 0:
+        return operators
+    where: dict[tuple[str, str], set[str]] = {}
+    for m in members.to_pylist():
+        where.setdefault((m["platform"], m["account_id"]), set()).add(m["network_id"])
+    keep = [not (where.get((p, a), set()) - {n}) for n, p, a in zip(
+        operators["network_id"].to_pylist(), operators["platform"].to_pylist(),
+        operators["account_id"].to_pylist(), strict=True)]
+    return operators.filter(pa.array(keep))
 
 
 _ADMINISTERED_SQL = """
