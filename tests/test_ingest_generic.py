@@ -60,7 +60,7 @@ def test_objects_view(ws: Workspace, tmp_path: Path) -> None:
     objs = sorted(rows(ws, "SELECT event_id, object_type, object_id FROM objects"))
     assert objs == [("1", "domain", "x.com"), ("1", "hashtag", "tag"), ("1", "hashtag", "tag"),
                     ("1", "image", "ff"), ("1", "url", "https://x.com/a"), ("1", "venue", "v"),
-                    ("2", "post", "1")]
+                    ("2", "author", "a"), ("2", "post", "1")]  # event 2 re-shares a's post
 
 
 def test_explicit_domains_and_hosts_table(ws: Workspace, tmp_path: Path) -> None:

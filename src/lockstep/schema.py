@@ -11,7 +11,8 @@ The objects an event acts on are not stored twice: the ``objects`` view (see
 :data:`OBJECTS_VIEW_SQL`) unnests them from ``events`` as ``(object_type, object_id)``, with the
 types ``url`` (normalised), ``domain`` (registered domain), ``post`` (re-shared post),
 ``reply`` (post replied to), ``hashtag`` (lower-cased), ``image`` (lower-cased hash),
-``mention``, ``venue`` and ``object`` (opaque, e.g. CooRTweet's ``object_id``).
+``mention``, ``venue``, ``object`` (opaque, e.g. CooRTweet's ``object_id``) and ``author`` (the
+account whose post was re-shared or replied to, when that post is in the data).
 
 Registered domains are not stored per event: the ``hosts`` table maps each URL host ever
 seen to its registered domain (computed once per new host at ingest, with the bundled Public
@@ -73,7 +74,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 OBJECT_TYPES = ("url", "domain", "post", "reply", "hashtag", "image", "mention", "venue",
-                "object")
+                "object", "author")
 
 _LIST_OBJECTS = {"url": "url_keys", "hashtag": "hashtags",
                  "image": "image_hashes", "mention": "mentions", "object": "object_ids"}
@@ -108,6 +109,15 @@ def _objects_sql() -> str:
         parts.append(
             f"SELECT platform, event_id, account_id, ts, action, '{otype}' AS object_type, "
             f"{col} AS object_id FROM events WHERE {col} IS NOT NULL")
+    # author: the account whose post was re-shared or replied to (when that post is in the
+    # data), so that amplifying the same account's posts is an object; DuckDB prunes this
+    # join from queries that filter on another object type
+    parts.append(
+        "SELECT e.platform, e.event_id, e.account_id, e.ts, e.action, 'author' AS object_type, "
+        "t.account_id AS object_id FROM events e JOIN events t ON t.platform = e.platform "
+        "AND t.event_id = coalesce(e.reposted_id, e.replied_id) "
+        "WHERE coalesce(e.reposted_id, e.replied_id) IS NOT NULL "
+        "AND t.account_id <> e.account_id")
     return "\nUNION ALL\n".join(parts)
 
 

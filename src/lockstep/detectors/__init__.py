@@ -23,12 +23,18 @@ from lockstep.detectors.base import (
 from lockstep.detectors.coaction import PLATFORM_SCOPED, SIGNALS, CoActionDetector, estimate_window
 from lockstep.detectors.cohort import SIGNALS as _COHORT_SIGNALS
 from lockstep.detectors.cohort import CohortDetector
+from lockstep.detectors.dense import SIGNALS as _DENSE_SIGNALS
+from lockstep.detectors.dense import DenseBlockDetector
 from lockstep.detectors.infrastructure import SIGNALS as _INFRA_SIGNALS
 from lockstep.detectors.infrastructure import InfrastructureDetector
+from lockstep.detectors.synchrony import SIGNALS as _SYNC_SIGNALS
+from lockstep.detectors.synchrony import SynchronyDetector
+from lockstep.detectors.text import SIGNALS as _TEXT_SIGNALS
+from lockstep.detectors.text import TextDetector
 from lockstep.exceptions import UsageError
 
 __all__ = ["BaseDetector", "CoActionDetector", "InfrastructureDetector", "CohortDetector",
-           "NotFittedError",
+           "TextDetector", "SynchronyDetector", "DenseBlockDetector", "NotFittedError",
            "check_is_fitted", "EDGE_SCHEMA", "EDGE_COLUMNS", "empty_edges", "SIGNALS",
            "PLATFORM_SCOPED", "estimate_window", "all_detectors", "get_detector", "signal_names",
            "REGISTRY"]
@@ -39,6 +45,9 @@ REGISTRY: dict[str, tuple[type[BaseDetector], dict[str, Any]]] = {
     **{sig: (CoActionDetector, {"object_type": otype}) for otype, sig in SIGNALS.items()},
     **{sig: (InfrastructureDetector, dict(p)) for sig, p in _INFRA_SIGNALS.items()},
     **{sig: (CohortDetector, dict(p)) for sig, p in _COHORT_SIGNALS.items()},
+    **{sig: (TextDetector, dict(p)) for sig, p in _TEXT_SIGNALS.items()},
+    **{sig: (SynchronyDetector, dict(p)) for sig, p in _SYNC_SIGNALS.items()},
+    **{sig: (DenseBlockDetector, dict(p)) for sig, p in _DENSE_SIGNALS.items()},
 }
 
 

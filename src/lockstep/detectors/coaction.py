@@ -8,21 +8,19 @@ them. Exact duplicate rows count once, and an empty object field is no object.
 
 Algorithm (partition by object, sort by time, sweep; never a Cartesian product per object):
 
-1. *Stage* (DuckDB, both cores): the object rows of one type with integer codes for object,
-   account (in ``(platform, account_id)`` order) and event (in ``(time, platform, event_id)``
-   order), sorted by ``(object, time, event)``.
-2. *Count* (numpy): each object's times are shifted onto one increasing axis with a gap
-   wider than the window between objects, so a single ``searchsorted`` gives, for every row,
-   the end of its window inside its own object. ``end - i - 1`` is the exact number of
-   candidate pairs starting at row ``i``; their sum is known before any pair exists.
-3. *Emit* (numpy): candidate pairs are materialised in steps of at most 2M (a viral object is
-   split across steps, exactly), same-account pairs dropped, and each pair keyed by
-   ``account_a * n_accounts + account_b`` and routed to a key-range bucket. At most
-   ``pair_budget`` pairs (16 bytes each) stay in memory; the rest wait in per-bucket files.
-4. *Aggregate* (numpy, two threads): each bucket is sorted by key (a packed 64-bit sort) and
-   reduced: weight, support, first/last seen, exact median delta and the first
-   ``max_evidence`` event pairs. Buckets are disjoint key ranges, so concatenating them is the
-   sorted result.
+1. *Stage* (DuckDB, both cores; :mod:`lockstep.detectors._rows`): the object rows of one type
+   with integer codes for object, account (in ``(platform, account_id)`` order) and event (in
+   ``(time, platform, event_id)`` order), sorted by ``(object, time, event)``.
+2. *Count*, 3. *Emit*, 4. *Reduce* (numpy; :mod:`lockstep.detectors._sweep`): one
+   ``searchsorted`` over all objects counts every candidate pair exactly before any is built;
+   pairs are materialised in bounded steps (same-account pairs dropped) into key-range
+   buckets, at most ``pair_budget`` in memory and the rest in one file per bucket; each
+   bucket is sorted by its packed 64-bit key and reduced (weight, support, first/last seen,
+   exact median delta, the first ``max_evidence`` event pairs) on two threads. Buckets are
+   disjoint key ranges in key order, so their results concatenate into the sorted result.
+
+:meth:`CoActionDetector.write_pairs` (:mod:`lockstep.detectors.coaction_io`) streams the same
+edges to a CSV or Parquet file bucket by bucket, never holding the edge table.
 
 Time is ``O(N log N + P log P)`` for ``N`` rows and ``P`` candidate pairs; memory is bounded
 by ``pair_budget`` plus the edges returned.
@@ -33,18 +31,37 @@ import os
 import shutil
 import tempfile
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
 from numbers import Real
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lockstep.detectors._rows import (  # noqa: F401 (re-exported: lockstep.significance, tests)
+    PLATFORM_SCOPED,
+    _describe_largest,
+    _drop_unshared,
+    _packed_argsort,
+    _Rows,
+    _sample_popular,
+    _segments,
+    _sort_by_object,
+    _stage,
+    _take_rows,
+)
+from lockstep.detectors._sweep import (  # noqa: F401 (re-exported)
+    _EMIT_STEP,
+    _bounded_map,
+    _Buckets,
+    _count,
+    _emit,
+    _emit_pairs,
+    _pieces,
+    _reduce,
+)
 from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, _check_int, empty_edges
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
@@ -53,18 +70,16 @@ from lockstep.significance import CoActionNull
 if TYPE_CHECKING:
     import duckdb
 
+    from lockstep.workspace import Workspace
+
 __all__ = ["CoActionDetector", "SIGNALS", "PLATFORM_SCOPED", "estimate_window"]
 
 #: Signal name of each object type.
 SIGNALS: dict[str, str] = {
     "post": "co-repost", "url": "co-link", "reply": "co-reply", "hashtag": "co-hashtag",
     "image": "co-image", "domain": "co-domain", "mention": "co-mention", "venue": "co-venue",
-    "object": "co-object",
+    "object": "co-object", "author": "co-amplify",
 }
-#: Object types whose ids mean something only within one platform (a post id, an account
-#: id, a page): the object is ``(platform, object_id)``. URLs, domains, hashtags, image
-#: hashes and opaque objects are compared across platforms.
-PLATFORM_SCOPED = frozenset({"post", "reply", "mention", "venue"})
 
 #: CooRnet's parameters for the data-driven window (Giglietto et al. 2020).
 COORNET_Q = 0.1
@@ -72,48 +87,10 @@ COORNET_P = 0.5
 #: Window used when ``window=None`` and no object was acted on twice.
 FALLBACK_WINDOW_S = 60.0
 
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 _US = 1_000_000
 _MAX_WINDOW_S = 1e9  # ~31 years; keeps every shifted time below 2**62 microseconds
-_EMIT_STEP = 1 << 21  # pairs per emission step: small enough to stay in cache
-_BUCKET_ROWS = 1 << 20  # target pairs per aggregation bucket
 _THREADS = max(1, min(4, os.cpu_count() or 1))  # "use both cores" where it is cheap
 _MAX_REPORTED = 100  # popular objects listed in stats_ (all are counted)
-_STAGE_SQL = ("""
-CREATE OR REPLACE TEMP TABLE _co_r AS
-SELECT platform, event_id, account_id, epoch_us(ts) AS t, {scope} AS op, object_id
-FROM objects
-WHERE object_type = $otype AND object_id IS NOT NULL AND trim(object_id) <> ''
-  AND account_id IS NOT NULL AND trim(account_id) <> '' AND ts IS NOT NULL
-  AND event_id IS NOT NULL""", """
-CREATE OR REPLACE TEMP TABLE _co_o AS
-SELECT op, object_id, (row_number() OVER (ORDER BY op, object_id) - 1)::BIGINT AS o
-FROM (SELECT DISTINCT op, object_id FROM _co_r)""", """
-CREATE OR REPLACE TEMP TABLE _co_a AS
-SELECT platform, account_id, (row_number() OVER (ORDER BY platform, account_id) - 1)::BIGINT AS a
-FROM (SELECT DISTINCT platform, account_id FROM _co_r)""")
-_ROWS_SQL = """
-SELECT o.o, r.t, a.a, r.platform, r.event_id
-FROM _co_r r JOIN _co_o o USING (op, object_id) JOIN _co_a a USING (platform, account_id)
-ORDER BY r.t, r.platform, r.event_id, o.o
-"""
-
-
-@dataclass
-class _Rows:
-    """Object rows sorted by ``(object, time, event)``, with the code tables."""
-
-    o: np.ndarray  # object code (int64)
-    t: np.ndarray  # time, UNIX microseconds (int64)
-    a: np.ndarray  # account code, in (platform, account_id) order (int64)
-    e: np.ndarray  # event code, in (time, platform, event_id) order (int64)
-    multi: bool  # some event has several objects of this type
-    acc_platform: pa.Array
-    acc_id: pa.Array
-    ev_id: pa.Array  # event_id by event code
-    obj_id: pa.Array  # object_id by object code
-    n_events: int
 
 
 class CoActionDetector(BaseDetector):
@@ -160,6 +137,11 @@ class CoActionDetector(BaseDetector):
         ``None`` keeps every object whole (exact).
     random_state : int, default 0
         Seed of the sampling of popular objects.
+    max_p : float or None, default None
+        Drop edges whose p-value exceeds this before their evidence is built: they cannot
+        pass a false discovery rate at or below it, and on big data most pairs are chance
+        (``lockstep detect`` sets it to its ``alpha``). ``stats_["pairs_tested"]`` counts
+        the edges before this cut, the ``m`` of Benjamini-Hochberg.
 
     Attributes
     ----------
@@ -223,8 +205,10 @@ class CoActionDetector(BaseDetector):
 
     def __init__(self, *, object_type: str = "post", window: float | None = 60,
                  min_weight: int = 1, max_evidence: int = 10, pair_budget: int = 20_000_000,
-                 popular_threshold: int | None = None, random_state: int = 0) -> None:
+                 popular_threshold: int | None = None, random_state: int = 0,
+                 max_p: float | None = None) -> None:
         super().__init__(min_weight=min_weight, max_evidence=max_evidence)
+        self.max_p = max_p
         self.object_type = object_type
         self.window = window
         self.pair_budget = pair_budget
@@ -245,6 +229,10 @@ class CoActionDetector(BaseDetector):
         if self.popular_threshold is not None:
             _check_int("popular_threshold", self.popular_threshold, 1)
         _check_int("random_state", self.random_state, 0)
+        if self.max_p is not None and (isinstance(self.max_p, bool)
+                                       or not isinstance(self.max_p, Real)
+                                       or not 0 < self.max_p <= 1):
+            raise UsageError(f"max_p must be in (0, 1] or None, not {self.max_p!r}")
 
     def _signal_name(self) -> str:
         return SIGNALS[self.object_type]
@@ -325,36 +313,58 @@ class CoActionDetector(BaseDetector):
                lap: Callable[[str], None], null: CoActionNull) -> pa.Table:
         """Emit the candidate pairs in bounded steps, then reduce each key-range bucket."""
         n_acc = len(rows.acc_id)
-        buckets = _Buckets(n_acc, int(cand.sum()), len(rows.o), self.pair_budget, spill_dir)
-        steps = same = 0
-        for r0, r1, sub in _pieces(cand, min(self.pair_budget, _EMIT_STEP)):
-            left, right = _emit(cand, r0, r1, sub)
-            steps += 1
-            al, ar = rows.a[left], rows.a[right]
-            keep = al != ar  # an account never pairs with itself
-            n_keep = int(np.count_nonzero(keep))
-            if n_keep < len(keep):
-                same += len(keep) - n_keep
-                left, right, al, ar = left[keep], right[keep], al[keep], ar[keep]
-            buckets.add(np.minimum(al, ar) * n_acc + np.maximum(al, ar), left, right)
-        stats.update(same_account_pairs=same, emit_steps=steps, buckets=buckets.k)
+        buckets = _Buckets(rows.a, n_acc, int(cand.sum()), len(rows.o), self.pair_budget,
+                           spill_dir)
+        _emit_pairs(rows, cand, buckets, min(self.pair_budget, _EMIT_STEP), stats)
         lap("emit")
         signal = self._signal_name()
 
         def finish(bucket: tuple[np.ndarray, np.ndarray, np.ndarray, int]
-                   ) -> tuple[int, pa.Table | None]:
+                   ) -> tuple[int, int, pa.Table | None]:
             part = _reduce(*bucket, rows, self.max_evidence, self.min_weight, null.g)
-            return (int(part["event_pairs"]),
-                    _part_table(part, rows, n_acc, signal, null) if len(part["key"])
-                    else None)
+            return (int(part["event_pairs"]), len(part["key"]),
+                    _part_table(part, rows, n_acc, signal, null, max_p=self.max_p)
+                    if len(part["key"]) else None)
 
         # buckets are independent: reduce them on both cores (numpy and Arrow release the GIL)
         done = list(_bounded_map(finish, buckets.drain(), _THREADS))
         stats["spilled_pairs"] = buckets.spilled_pairs
-        stats["event_pairs"] = sum(n for n, _ in done)
-        tables = [t for _, t in done if t is not None]
+        stats["event_pairs"] = sum(n for n, _, _ in done)
+        stats["pairs_tested"] = sum(n for _, n, _ in done)
+        tables = [t for _, _, t in done if t is not None]
         lap("aggregate")
         return pa.concat_tables(tables) if tables else empty_edges()
+
+    def write_pairs(self, workspace: Workspace | str | Path, path: str | Path, /, *,
+                    fmt: str | None = None, evidence: bool = False,
+                    memory_mb: int = 256) -> dict[str, Any]:
+        """Stream the edges that :meth:`fit` would compute to a CSV or Parquet file, bucket
+        by bucket, without holding the edge table (:mod:`lockstep.detectors.coaction_io`).
+
+        Parameters
+        ----------
+        workspace : Workspace or path
+        path : path
+            The file (written to a temporary name, then renamed).
+        fmt : {"csv", "parquet"} or None
+            ``None``: Parquet for a ``.parquet`` / ``.pq`` path, CSV otherwise.
+        evidence : bool, default False
+            Add an ``evidence`` column (the first ``max_evidence`` event pairs).
+        memory_mb : int, default 256
+            Working memory beyond the staged rows (about 16 bytes per row of an object
+            acted on twice): DuckDB's limit while staging, candidate pairs held before
+            spilling to disk, buckets in flight.
+
+        Returns
+        -------
+        dict
+            The run's statistics, as :attr:`stats_` after :meth:`fit`, plus ``edges`` (rows
+            written), ``path``, ``format`` and ``spilled_pairs``. The detector is not fitted.
+        """
+        from lockstep.detectors.coaction_io import stream_pairs
+
+        return stream_pairs(self, workspace, path, fmt=fmt, evidence=evidence,
+                            memory_mb=memory_mb)
 
     def _pair_evidence(self, con: duckdb.DuckDBPyConnection, a: tuple[str | None, str],
                        b: tuple[str | None, str]) -> list[str]:
@@ -413,383 +423,25 @@ def estimate_window(o: np.ndarray, t: np.ndarray, q: float = COORNET_Q,
     return float(np.quantile(reach, p)) / _US, rule
 
 
-# -- stages ------------------------------------------------------------------------------------
-def _stage(con: duckdb.DuckDBPyConnection, otype: str) -> _Rows:
-    scope = "platform" if otype in PLATFORM_SCOPED else "''"
-    con.execute(_STAGE_SQL[0].format(scope=scope), {"otype": otype})
-    for sql in _STAGE_SQL[1:]:
-        con.execute(sql)
-    tb = con.sql(_ROWS_SQL).to_arrow_table()
-    accs = con.sql("SELECT platform, account_id FROM _co_a ORDER BY a").to_arrow_table()
-    objs = con.sql("SELECT object_id FROM _co_o ORDER BY o").to_arrow_table()
-    for name in ("_co_r", "_co_o", "_co_a"):
-        con.execute(f"DROP TABLE {name}")
-    n = tb.num_rows
-    o = tb.column("o").to_numpy()
-    t = tb.column("t").to_numpy()
-    a = tb.column("a").to_numpy()
-    plat, evid = tb.column("platform"), tb.column("event_id")
-    new_ev = np.ones(n, dtype=bool)
-    if n > 1:
-        diff_ev = pc.or_(pc.not_equal(evid.slice(1), evid.slice(0, n - 1)),
-                         pc.not_equal(plat.slice(1), plat.slice(0, n - 1)))
-        new_ev[1:] = diff_ev.to_numpy(zero_copy_only=False)
-    e = np.cumsum(new_ev) - 1
-    n_events = int(np.count_nonzero(new_ev))
-    ev_id = evid.filter(pa.array(new_ev)).combine_chunks()
-    # exact duplicate rows (same event and object) are adjacent: keep one
-    if n > 1:
-        dup = np.zeros(n, dtype=bool)
-        dup[1:] = (~new_ev[1:]) & (o[1:] == o[:-1])
-        if dup.any():
-            keep = ~dup
-            o, t, a, e = o[keep], t[keep], a[keep], e[keep]
-    multi = len(e) > n_events
-    order = _sort_by_object(o)
-    return _Rows(o=o[order], t=t[order], a=a[order], e=e[order], multi=multi,
-                 acc_platform=accs.column("platform").combine_chunks(),
-                 acc_id=accs.column("account_id").combine_chunks(), ev_id=ev_id,
-                 obj_id=objs.column("object_id").combine_chunks(), n_events=n_events)
-
-
-def _packed_argsort(vals: np.ndarray, vmax: int) -> np.ndarray:
-    """Stable argsort of non-negative int64 ``vals`` (at most ``vmax``): value and position
-    packed in one int64 when they fit, which numpy sorts several times faster than argsort."""
-    n = len(vals)
-    bits = max(1, (n - 1).bit_length())
-    if int(vmax).bit_length() + bits <= 63:
-        packed = (vals.astype(np.int64) << bits) | np.arange(n, dtype=np.int64)
-        packed.sort()
-        return packed & ((1 << bits) - 1)
-    return np.argsort(vals, kind="stable")
-
-
-def _sort_by_object(o: np.ndarray) -> np.ndarray:
-    # rows arrive in (time, platform, event_id) order: a stable sort by object gives
-    # (object, time, event) order
-    if len(o) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return _packed_argsort(o, int(o.max()))
-
-
-def _segments(o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and size of each object's run of rows."""
-    if len(o) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
-    return starts, np.diff(np.r_[starts, len(o)])
-
-
-def _take_rows(rows: _Rows, keep: np.ndarray) -> _Rows:
-    return _Rows(o=rows.o[keep], t=rows.t[keep], a=rows.a[keep], e=rows.e[keep],
-                 multi=rows.multi, acc_platform=rows.acc_platform, acc_id=rows.acc_id,
-                 ev_id=rows.ev_id, obj_id=rows.obj_id, n_events=rows.n_events)
-
-
-def _drop_unshared(rows: _Rows) -> _Rows:
-    """Objects acted on once cannot pair: drop their rows before the sweep."""
-    starts, size = _segments(rows.o)
-    if len(starts) == 0 or size.min() >= 2:
-        return rows
-    return _take_rows(rows, np.repeat(size >= 2, size))
-
-
-def _count(o: np.ndarray, t: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact candidate pairs per row (partners later in the same object within ``w``), the
-    object starts, and the candidates per object.
-
-    Each object's times are moved onto one increasing axis, objects separated by more than
-    ``w``, so that one ``searchsorted`` finds every row's window end inside its own object.
-    """
-    n = len(o)
-    starts, size = _segments(o)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), starts, np.zeros(0, dtype=np.int64)
-    tmin = t[starts]
-    gap = t[starts + size - 1] - tmin + w + 1
-    end = np.empty(n, dtype=np.int64)
-    # keep the shifted axis below 2**62: group objects whose cumulative length fits
-    group = np.floor(np.cumsum(gap.astype(np.float64)) / float(1 << 61)).astype(np.int64)
-    cuts = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1, len(starts)]
-    for g0, g1 in zip(cuts[:-1], cuts[1:], strict=True):
-        r0 = int(starts[g0])
-        r1 = int(starts[g1]) if g1 < len(starts) else n
-        offs = np.r_[0, np.cumsum(gap[g0:g1])[:-1]]
-        tt = t[r0:r1] + np.repeat(offs - tmin[g0:g1], size[g0:g1])
-        end[r0:r1] = r0 + np.searchsorted(tt, tt + w, side="right")
-    cand = end - np.arange(n) - 1
-    return cand, starts, np.add.reduceat(cand, starts)
-
-
-def _describe_largest(rows: _Rows, starts: np.ndarray, obj_cand: np.ndarray,
-                      top: int = 5) -> list[dict[str, Any]]:
-    if len(starts) == 0:
-        return []
-    size = np.diff(np.r_[starts, len(rows.o)])
-    best = np.argsort(-obj_cand, kind="stable")[:top]
-    return [{"object_id": rows.obj_id[int(rows.o[starts[k]])].as_py(), "events": int(size[k]),
-             "candidate_pairs": int(obj_cand[k])} for k in best if obj_cand[k] > 0]
-
-
-def _hash01(x: np.ndarray, seed: int) -> np.ndarray:
-    """A deterministic uniform [0, 1) value per integer (splitmix64)."""
-    z = x.astype(np.uint64) + np.uint64((0x9E3779B97F4A7C15 * (seed + 1)) & (2**64 - 1))
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
-def _sample_popular(rows: _Rows, starts: np.ndarray, obj_cand: np.ndarray, threshold: int,
-                    seed: int) -> tuple[_Rows, list[dict[str, Any]]]:
-    """Thin each popular object's events to a rate that brings its pairs near ``threshold``."""
-    size = np.diff(np.r_[starts, len(rows.o)])
-    rate = np.ones(len(starts))
-    popular = np.flatnonzero(obj_cand > threshold)
-    rate[popular] = np.sqrt(threshold / obj_cand[popular])
-    keep = _hash01(rows.e, seed) < np.repeat(rate, size)
-    kept = np.add.reduceat(keep.astype(np.int64), starts)
-    popular = popular[np.argsort(-obj_cand[popular], kind="stable")]
-    report = [{"object_id": rows.obj_id[int(rows.o[starts[k]])].as_py(),
-               "events": int(size[k]), "candidate_pairs": int(obj_cand[k]),
-               "handling": "sampled", "rate": float(rate[k]), "events_kept": int(kept[k])}
-              for k in popular]
-    return _take_rows(rows, keep), report
-
-
-def _pieces(cand: np.ndarray, step: int) -> Iterator[tuple[int, int, tuple[int, int] | None]]:
-    """Row ranges whose candidate pairs total at most ``step``; a row with more than ``step``
-    alone is cut into sub-ranges of its partners ``(r, r + 1, (first, stop))``."""
-    n = len(cand)
-    cum = np.cumsum(cand)
-    r = 0
-    while r < n:
-        base = int(cum[r - 1]) if r else 0
-        r1 = int(np.searchsorted(cum, base + step, side="right"))
-        if r1 > r:
-            if int(cum[r1 - 1]) > base:
-                yield r, r1, None
-            r = r1
-        else:
-            k = int(cand[r])
-            for s in range(0, k, step):
-                yield r, r + 1, (s, min(k, s + step))
-            r += 1
-
-
-def _emit(cand: np.ndarray, r0: int, r1: int,
-          sub: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices ``(left, right)`` of the candidate pairs of rows ``r0..r1``."""
-    if sub is not None:
-        right = np.arange(r0 + 1 + sub[0], r0 + 1 + sub[1], dtype=np.int64)
-        return np.full(len(right), r0, dtype=np.int64), right
-    k = cand[r0:r1]
-    idx = np.arange(r0, r1, dtype=np.int64)
-    firsts = np.cumsum(k) - k
-    # the p-th pair overall (p from 0) of row i pairs it with row i + 1 + (p - first_i)
-    right = np.arange(int(firsts[-1] + k[-1]), dtype=np.int64) + np.repeat(idx + 1 - firsts, k)
-    return np.repeat(idx, k), right
-
-
-class _Buckets:
-    """Pairs routed to key-range buckets, each small enough to sort fast; buckets are in key
-    order, so their reduced results concatenate into the sorted edge list. When more than
-    ``mem_pairs`` pairs are held, they are appended to one file per bucket under
-    ``spill_dir`` (about 16 bytes a pair), so memory stays bounded whatever the input."""
-
-    def __init__(self, n_acc: int, est_pairs: int, n_rows: int, mem_pairs: int,
-                 spill_dir: Path) -> None:
-        space = max(1, n_acc * n_acc)
-        k = 1
-        while k < (1 << 16):
-            avg = est_pairs / k
-            bits = max(1, int(avg * 4 + 1).bit_length())
-            if avg <= _BUCKET_ROWS and (-(-space // k)).bit_length() + bits <= 62:
-                break
-            k *= 2
-        # a power-of-two key range per bucket: the bucket of a key is a shift
-        self.shift = max(0, (-(-space // k) - 1).bit_length())
-        self.width = 1 << self.shift
-        self.k = -(-space // self.width)
-        self.idx_dtype = np.int32 if n_rows < (1 << 31) else np.int64
-        self.parts: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [
-            [] for _ in range(self.k)]
-        self.mem_pairs = mem_pairs
-        self.held = 0
-        self.spill_dir = spill_dir
-        self.spilled_pairs = 0
-        self.on_disk: set[int] = set()
-
-    def add(self, key: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
-        if len(key) == 0:
-            return
-        left, right = left.astype(self.idx_dtype), right.astype(self.idx_dtype)
-        if self.k == 1:
-            self.parts[0].append((key, left, right))
-        else:
-            bid = key >> self.shift
-            order = np.argsort(bid.astype(np.uint16), kind="stable")  # radix sort
-            counts = np.bincount(bid, minlength=self.k)
-            key, left, right = key[order], left[order], right[order]
-            ends = np.cumsum(counts)
-            for b in np.flatnonzero(counts):
-                s, e = int(ends[b] - counts[b]), int(ends[b])
-                self.parts[b].append((key[s:e], left[s:e], right[s:e]))
-        self.held += len(key)
-        if self.held > self.mem_pairs:
-            self._spill()
-
-    def _files(self, b: int) -> list[Path]:
-        return [self.spill_dir / f"{b}.{name}" for name in ("key", "left", "right")]
-
-    def _spill(self) -> None:
-        self.spill_dir.mkdir(parents=True, exist_ok=True)
-        for b, got in enumerate(self.parts):
-            if not got:
-                continue
-            for col, path in enumerate(self._files(b)):
-                with open(path, "ab") as fh:
-                    for g in got:
-                        g[col].tofile(fh)
-            self.on_disk.add(b)
-            self.parts[b] = []
-        self.spilled_pairs += self.held
-        self.held = 0
-
-    def drain(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
-        """Yield ``(key, left, right, base)`` per bucket in key order, releasing each."""
-        for b in range(self.k):
-            got = self.parts[b]
-            self.parts[b] = []
-            if b in self.on_disk:
-                paths = self._files(b)
-                got = [(np.fromfile(paths[0], dtype=np.int64),
-                        np.fromfile(paths[1], dtype=self.idx_dtype),
-                        np.fromfile(paths[2], dtype=self.idx_dtype)), *got]
-                for path in paths:
-                    path.unlink()
-            if got:
-                yield (np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got]),
-                       np.concatenate([g[2] for g in got]), b * self.width)
-
-
-def _bounded_map(fn: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[_R]:
-    """``map(fn, items)`` on ``workers`` threads, in order, with at most ``workers + 1`` items
-    in flight (``Executor.map`` would take every item, loading every bucket, at once)."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[_R]] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) > workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
-def _reduce(key: np.ndarray, left: np.ndarray, right: np.ndarray, base: int, rows: _Rows,
-            max_evidence: int, min_weight: int, g: np.ndarray) -> dict[str, Any]:
-    """Aggregate one bucket's pairs into edges (sorted by key); ``g`` is each object's
-    commonness in the null model (``g_max`` of a pair is its most common shared object)."""
-    # gather in emission order (rows close together, cache-friendly), then permute
-    ti, tj = rows.t[left], rows.t[right]  # ti <= tj: left comes first in (object, time)
-    d = tj - ti
-    del tj
-    ei, ej = rows.e[left], rows.e[right]
-    left_is_a = rows.a[left] < rows.a[right]
-    e_lo = np.where(left_is_a, ei, ej)
-    e_hi = np.where(left_is_a, ej, ei)
-    del ei, ej, left_is_a
-    order = _packed_argsort(key - base, int(key.max()) - base)
-    key, ti, d, e_lo, e_hi = key[order], ti[order], d[order], e_lo[order], e_hi[order]
-    m = len(key)
-    newg = np.empty(m, dtype=bool)
-    newg[0] = True
-    np.not_equal(key[1:], key[:-1], out=newg[1:])
-    starts = np.flatnonzero(newg)
-    n_groups = len(starts)
-    size = np.diff(np.r_[starts, m])
-    gmax = np.maximum.reduceat(g[rows.o[left[order]]], starts)
-    first = np.minimum.reduceat(ti, starts)
-    last = np.maximum.reduceat(ti + d, starts)
-    del ti
-
-    weight = size.astype(np.int64)
-    support = np.ones(n_groups, dtype=np.int64)
-    median = d[starts].astype(np.float64)
-    single = size == 1
-    ev_rows_g = np.zeros(0, dtype=np.int64)  # evidence of groups of 2+ pairs: group,
-    ev_rows_rank = np.zeros(0, dtype=np.int64)  # rank in the group,
-    ev_rows_lo = ev_rows_hi = np.zeros(0, dtype=np.int64)  # events
-    if not single.all():
-        gid = np.cumsum(newg) - 1
-        sel = ~single[gid]
-        gs, ds, los, his = gid[sel], d[sel], e_lo[sel], e_hi[sel]
-        os_ = rows.o[left[order[sel]]]
-        # support: distinct (group, object)
-        so = np.lexsort((os_, gs))
-        g2, o2 = gs[so], os_[so]
-        new_go = np.r_[True, (g2[1:] != g2[:-1]) | (o2[1:] != o2[:-1])]
-        support = np.maximum(support, np.bincount(g2[new_go], minlength=n_groups))
-        del so, g2, o2, new_go, os_
-        # order each group by (delta, event of a, event of b); drop repeated event pairs
-        # (two events sharing several objects of this type pair once)
-        srt = np.lexsort((his, los, ds, gs))
-        gs, ds, los, his = gs[srt], ds[srt], los[srt], his[srt]
-        if rows.multi:
-            uniq = np.r_[True, (gs[1:] != gs[:-1]) | (los[1:] != los[:-1])
-                         | (his[1:] != his[:-1])]
-            gs, ds, los, his = gs[uniq], ds[uniq], los[uniq], his[uniq]
-        counts = np.bincount(gs, minlength=n_groups)
-        multi_g = ~single
-        weight[multi_g] = counts[multi_g]
-        gstart = np.cumsum(counts) - counts
-        mg = np.flatnonzero(multi_g)
-        c, s0 = counts[mg], gstart[mg]
-        median[mg] = (ds[s0 + (c - 1) // 2] + ds[s0 + c // 2]) / 2.0
-        rank = np.arange(len(gs)) - gstart[gs]
-        top = rank < max_evidence
-        ev_rows_g, ev_rows_rank = gs[top], rank[top]
-        ev_rows_lo, ev_rows_hi = los[top], his[top]
-
-    n_pairs = int(weight.sum())
-    keep = weight >= min_weight
-    all_kept = bool(keep.all())
-    n_ev = np.minimum(weight, max_evidence)
-    if not all_kept:
-        n_ev[~keep] = 0
-    ev_off = np.cumsum(n_ev) - n_ev
-    ev_lo = np.empty(int(n_ev.sum()), dtype=np.int64)
-    ev_hi = np.empty_like(ev_lo)
-    if max_evidence > 0:
-        sg = np.flatnonzero(single if all_kept else single & keep)
-        at, src = ev_off[sg], starts[sg]
-        ev_lo[at] = e_lo[src]
-        ev_hi[at] = e_hi[src]
-        if len(ev_rows_g):
-            mk = keep[ev_rows_g]
-            pos = ev_off[ev_rows_g[mk]] + ev_rows_rank[mk]
-            ev_lo[pos] = ev_rows_lo[mk]
-            ev_hi[pos] = ev_rows_hi[mk]
-    if all_kept:
-        return {"key": key[starts], "weight": weight, "support": support, "first": first,
-                "last": last, "median_us": median, "n_ev": n_ev, "ev_lo": ev_lo,
-                "ev_hi": ev_hi, "event_pairs": n_pairs, "gmax": gmax}
-    return {"key": key[starts][keep], "weight": weight[keep], "support": support[keep],
-            "first": first[keep], "last": last[keep], "median_us": median[keep],
-            "n_ev": n_ev[keep], "ev_lo": ev_lo, "ev_hi": ev_hi, "event_pairs": n_pairs,
-            "gmax": gmax[keep]}
-
-
 _TS = pa.timestamp("us", tz="UTC")
 
 
 def _part_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str,
-                null: CoActionNull) -> pa.Table:
+                null: CoActionNull, *, max_p: float | None = None) -> pa.Table:
     """The edges of one bucket as an Arrow table (one chunk per bucket keeps string offsets
-    in range on very large outputs)."""
-    n = len(p["key"])
+    in range on very large outputs); edges with a p-value above ``max_p`` are left out."""
     lo, hi = p["key"] // n_acc, p["key"] % n_acc
     expected, p_value = null.pvalues(lo, hi, p["support"], p["gmax"])
+    if max_p is not None:
+        keep = p_value <= max_p
+        if not keep.all():
+            ev_keep = np.repeat(keep, p["n_ev"])
+            p = {**{k: v[keep] for k, v in p.items()
+                    if k in ("key", "weight", "support", "first", "last", "median_us",
+                             "n_ev")},
+                 "ev_lo": p["ev_lo"][ev_keep], "ev_hi": p["ev_hi"][ev_keep]}
+            lo, hi, expected, p_value = lo[keep], hi[keep], expected[keep], p_value[keep]
+    n = len(lo)
     offsets = np.r_[0, np.cumsum(p["n_ev"])].astype(np.int32)
     ids = pc.binary_join_element_wise(rows.ev_id.take(p["ev_lo"]), rows.ev_id.take(p["ev_hi"]),
                                       "|")

@@ -1,0 +1,329 @@
+"""Staging straight from one events file, in small memory (no workspace, no ingest).
+
+For :func:`lockstep.detectors.coaction_io.write_pairs` given a generic events file (CSV,
+optionally gzipped, or Parquet). What :func:`~lockstep.detectors._rows._stage_lean` gives
+from a workspace, built without holding more than a batch of text at once:
+
+1. DuckDB streams the file (its CSV reader with the generic reader's options and a 1 MiB
+   buffer, or Parquet cast to text as the generic reader does) through the ingest's own typing
+   SQL (:func:`lockstep.readers.transform.typed_select`: same timestamp rules, trimming and
+   checks; a bad row raises :class:`~lockstep.exceptions.BadInputError`) and hands out Arrow
+   batches of 64k rows: no table of the file is ever built.
+2. Pass 1 collects the distinct accounts ``(platform, account_id)`` and objects with their
+   64-bit DuckDB hashes (and each object's number of rows). Two different keys with one hash
+   would be caught when batches and partial sets are deduplicated (:class:`_HashCodes`
+   compares the strings of equal hashes) and raise :class:`HashCollision`; the caller then stages
+   through DuckDB instead. So codes are exact, never probabilistic.
+3. Pass 2 reads the file again and maps each row's hashes to account codes (in
+   ``(platform, account_id)`` order) and object codes by binary search; rows of objects acted
+   on once are dropped; the others are placed by object with a counting sort (the object
+   sizes are known from pass 1) and then sorted by time within each object, a few objects at
+   a time.
+
+Memory: 16 bytes per row of an object acted on at least twice, plus the account and
+object tables (~30 bytes per distinct account or object), one batch, and DuckDB's reader
+(about 35 MB on two threads). Rows are used as
+they are in the file: ingest would also drop repeated event ids.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lockstep.detectors._rows import PLATFORM_SCOPED, SCALAR_TYPES, _Rows
+from lockstep.exceptions import BadInputError, RowError, UsageError
+from lockstep.readers.base import LIST_COLUMNS as _LIST_COLUMNS
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["HashCollision", "_stage_file"]
+
+_BUFFER = 1 << 20  # DuckDB's CSV buffer (its default, 32 MiB, is most of its memory)
+_BATCH_ROWS = 1 << 16  # rows per Arrow batch out of DuckDB
+_SORT_ROWS = 1 << 20  # rows sorted at once (whole objects)
+_BAD = "lockstep: bad row in "
+
+
+class HashCollision(Exception):
+    """Two different accounts or objects have the same 64-bit hash (stage another way)."""
+
+
+class _HashCodes:
+    """Distinct keys by 64-bit hash, exactly: each batch is deduplicated, looked up in the
+    sorted *runs* built so far (its keys found there are compared string by string), and
+    the rest wait in a pending list that becomes a new run when large; runs of similar size
+    are merged (so there are about log2(keys / 256k) of them and no merge copies much more
+    than it adds). Any two different keys with one hash raise :class:`HashCollision`."""
+
+    def __init__(self, names: tuple[str, ...], counted: bool, pending_max: int = 1 << 18) -> None:
+        self.names = names
+        self.counted = counted
+        self.runs: list[tuple[np.ndarray, list[pa.Array], np.ndarray | None]] = []
+        self.pending: list[tuple[np.ndarray, list[pa.Array], np.ndarray | None]] = []
+        self.n_pending = 0
+        self.pending_max = pending_max
+
+    def add(self, h: np.ndarray, cols: list[pa.Array]) -> None:
+        """Add one row per hash (repeats allowed; counted as rows when ``counted``)."""
+        n = np.ones(len(h), dtype=np.int64) if self.counted else None
+        h, cols, n = _dedupe(h, cols, n)
+        for rh, rcols, rn in self.runs:
+            if not len(h):
+                break
+            idx = np.minimum(np.searchsorted(rh, h), len(rh) - 1)
+            found = rh[idx] == h
+            if not found.any():
+                continue
+            at = idx[found]
+            pos = pa.array(np.flatnonzero(found))
+            for c, rc in zip(cols, rcols, strict=True):
+                same = pc.equal(c.take(pos), rc.take(pa.array(at)))
+                if not pc.all(pc.fill_null(same, False)).as_py():
+                    raise HashCollision("two keys share a 64-bit hash")
+            if rn is not None and n is not None:
+                rn[at] += n[found]  # at is unique: h is
+            rest = ~found
+            h, cols = h[rest], [c.filter(pa.array(rest)) for c in cols]
+            n = None if n is None else n[rest]
+        if len(h):
+            self.pending.append((h, cols, n))
+            self.n_pending += len(h)
+            if self.n_pending > self.pending_max:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.runs.append(_concat_dedupe(self.pending))
+            self.pending, self.n_pending = [], 0
+        while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]):
+            last, prev = self.runs.pop(), self.runs.pop()
+            self.runs.append(_concat_dedupe([prev, last]))
+
+    def result(self) -> tuple[np.ndarray, list[pa.Array], np.ndarray | None]:
+        """Sorted unique hashes, the key columns in that order, the summed counts."""
+        self._flush()
+        if len(self.runs) > 1:
+            self.runs = [_concat_dedupe(self.runs)]
+        if not self.runs:
+            return (np.zeros(0, np.uint64), [pa.array([], pa.string()) for _ in self.names],
+                    np.zeros(0, np.int64) if self.counted else None)
+        return self.runs[0]
+
+
+def _concat_dedupe(parts: list[tuple[np.ndarray, list[pa.Array], np.ndarray | None]]
+                   ) -> tuple[np.ndarray, list[pa.Array], np.ndarray | None]:
+    h = np.concatenate([p[0] for p in parts])
+    cols = [pa.concat_arrays([p[1][k] for p in parts]) for k in range(len(parts[0][1]))]
+    n = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])  # type: ignore[misc]
+    parts.clear()
+    return _dedupe(h, cols, n)
+
+
+def _dedupe(h: np.ndarray, cols: list[pa.Array], n: np.ndarray | None
+            ) -> tuple[np.ndarray, list[pa.Array], np.ndarray | None]:
+    """Unique hashes (sorted), the key columns of each and the summed counts; raises
+    :class:`HashCollision` if two rows with one hash differ in a key column."""
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    first = np.empty(len(hs), dtype=bool)
+    first[:1] = True
+    np.not_equal(hs[1:], hs[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    dup = np.flatnonzero(~first)
+    if len(dup):
+        head = starts[np.cumsum(first)[dup] - 1]
+        for c in cols:
+            same = pc.equal(c.take(pa.array(order[dup])), c.take(pa.array(order[head])))
+            if not pc.all(pc.fill_null(same, False)).as_py():
+                raise HashCollision("two keys share a 64-bit hash")
+    keep = pa.array(order[starts])
+    counts = np.add.reduceat(n[order], starts) if n is not None and len(starts) else (
+        None if n is None else n[:0])
+    return hs[starts], [c.take(keep) for c in cols], counts
+
+
+def _source_view(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    """Define the view ``raw_events`` over ``path`` as the generic reader reads it (all text;
+    CSV with its parser options, but a 1 MiB buffer) and return the column types."""
+    from lockstep.readers.generic import _check_required, _csv_header, _kind
+
+    src = "'" + str(path).replace("'", "''") + "'"
+    kind = _kind(path)
+    if kind == "csv":
+        header = _csv_header(path)
+        if header is None:
+            raise BadInputError(str(path), [RowError(str(path), 1, "empty file or no header row")])
+        _check_required(path, "events", header)
+        types = "{" + ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in header) + "}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW raw_events AS SELECT * FROM read_csv({src}, "
+            f"header=true, delim=',', quote='\"', escape='\"', columns={types}, "
+            "auto_detect=false, strict_mode=true, null_padding=false, parallel=true, "
+            f"buffer_size={_BUFFER})")
+        return {c: "VARCHAR" for c in header}
+    if kind == "parquet":
+        desc = con.execute(f"DESCRIBE SELECT * FROM read_parquet({src})").fetchall()
+        _check_required(path, "events", [d[0] for d in desc])
+        sel, out = [], {}
+        for name, typ, *_ in desc:
+            q = '"' + name.replace('"', '""') + '"'
+            lst = name in _LIST_COLUMNS and typ.endswith("[]")
+            sel.append(f"CAST({q} AS {'VARCHAR[]' if lst else 'VARCHAR'}) AS {q}")
+            out[name] = "VARCHAR[]" if lst else "VARCHAR"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_events AS SELECT {', '.join(sel)} "
+                    f"FROM read_parquet({src})")
+        return out
+    raise UsageError(f"{path}: read directly only from a generic events file (.csv, .csv.gz, "
+                     ".parquet); ingest other formats into a workspace first")
+
+
+def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dict[str, int]]:
+    """Rows of the objects of ``otype`` acted on at least twice, from one generic events
+    file, as :func:`~lockstep.detectors._rows._stage_lean` gives them from a workspace, with
+    the counts of the whole input. Raises :class:`HashCollision` in the (astronomically
+    rare) case that two keys share a hash."""
+    import duckdb
+
+    from lockstep.readers.transform import install_transform_functions, typed_select
+    from lockstep.schema import _SCALAR_OBJECTS
+    from lockstep.urls import install_url_functions
+
+    if otype not in SCALAR_TYPES:
+        raise ValueError(f"file staging is for {sorted(SCALAR_TYPES)}, not {otype!r}")
+    scope = "platform" if otype in PLATFORM_SCOPED else "''"
+    col = _SCALAR_OBJECTS[otype]
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET threads = {int(threads)}; SET TimeZone = 'UTC'; "
+                    "SET memory_limit = '64MB'; SET preserve_insertion_order = false")
+        install_url_functions(con)
+        install_transform_functions(con)
+        types = _source_view(con, path)
+        typed = typed_select("events", "raw_events", types, None, ord_expr="NULL::BIGINT")
+        keep = (f"{col} IS NOT NULL AND trim({col}) <> '' AND account_id IS NOT NULL "
+                "AND trim(account_id) <> '' AND ts IS NOT NULL AND event_id IS NOT NULL")
+        bad = _BAD + str(path).replace("'", "''") + ": "
+
+        def scan(select: str, where: str = "true") -> Iterator[pa.RecordBatch]:
+            try:
+                yield from con.sql(f"SELECT {select} FROM ({typed}) WHERE {where}"
+                                   ).to_arrow_reader(_BATCH_ROWS)
+            except duckdb.Error as exc:
+                msg = str(exc)
+                if _BAD not in msg:
+                    raise
+                raise BadInputError(str(path), [RowError(
+                    str(path), None, msg[msg.index(_BAD) + len(_BAD):].split("\n")[0])],
+                    hint="; ingest the file to see every bad row") from None
+
+        # pass 1: distinct accounts and objects (with rows per object); every row is typed
+        # and checked (the check is a selected column, so no filter can skip it)
+        accs = _HashCodes(("platform", "account_id"), counted=False)
+        objs = _HashCodes(("op", "object_id"), counted=True)
+        for b in scan(f"hash(platform, account_id) AS ha, platform, account_id, "
+                      f"hash({scope}, {col}) AS ho, {scope} AS op, {col} AS object_id, "
+                      f"{keep} AS k, CASE WHEN _err IS NOT NULL THEN error('{bad}' || _err) "
+                      "END AS chk"):
+            k = b.column(6)
+            if k.null_count or not pc.all(k).as_py():
+                b = b.filter(pc.fill_null(k, False))
+            if not b.num_rows:
+                continue
+            accs.add(b.column(0).to_numpy(), [b.column(1), b.column(2)])
+            objs.add(b.column(3).to_numpy(), [b.column(4), b.column(5)])
+        acc_h, (plat, acc), _ = accs.result()
+        obj_h, (_, obj), obj_n = objs.result()
+        del accs, objs
+        assert obj_n is not None
+        by_name = pc.sort_indices(pa.table({"p": plat, "a": acc}),
+                                  sort_keys=[("p", "ascending"), ("a", "ascending")])
+        acc_platform, acc_id = plat.take(by_name), acc.take(by_name)
+        del plat, acc
+        acc_code = np.empty(len(acc_h), dtype=np.int32)
+        acc_code[by_name.to_numpy()] = np.arange(len(acc_h), dtype=np.int32)
+        del by_name
+        shared = obj_n >= 2
+        n_shared = int(np.count_nonzero(shared))
+        obj_code = np.full(len(obj_h), -1, dtype=np.int32)
+        obj_code[shared] = np.arange(n_shared, dtype=np.int32)
+        sizes = obj_n[shared]
+        obj_id = obj.filter(pa.array(shared))
+        counts = {"rows": int(obj_n.sum()), "accounts": len(acc_h), "objects": len(obj_h),
+                  "objects_shared": n_shared}
+        del obj, obj_n, shared
+
+        # pass 2: rows by object (counting sort), then by time within each object
+        n = int(sizes.sum())
+        starts = np.cumsum(sizes) - sizes
+        fill = starts.copy()
+        a_out = np.empty(n, dtype=np.int32)
+        t_out = np.empty(n, dtype=np.int64)
+        changed = BadInputError(str(path), [RowError(str(path), None, "the file changed "
+                                                     "while it was read")])
+        for b in scan(f"hash(platform, account_id), hash({scope}, {col}), epoch_us(ts)", keep):
+            ha = b.column(0).to_numpy()
+            ho = b.column(1).to_numpy()
+            t = b.column(2).to_numpy()
+            io = np.minimum(np.searchsorted(obj_h, ho), len(obj_h) - 1)
+            ia = np.minimum(np.searchsorted(acc_h, ha), len(acc_h) - 1)
+            if len(io) and (np.any(obj_h[io] != ho) or np.any(acc_h[ia] != ha)):
+                raise changed
+            o = obj_code[io]
+            sel = o >= 0
+            o, a, t = o[sel], acc_code[ia[sel]], t[sel]
+            order = np.argsort(o, kind="stable")
+            o, a, t = o[order], a[order], t[order]
+            first = np.empty(len(o), dtype=bool)
+            first[:1] = True
+            np.not_equal(o[1:], o[:-1], out=first[1:])
+            gs = np.flatnonzero(first)
+            size = np.diff(np.append(gs, len(o)))
+            pos = fill[o] + (np.arange(len(o)) - np.repeat(gs, size))
+            if len(pos) and np.any(pos >= starts[o] + sizes[o]):
+                raise changed
+            a_out[pos] = a
+            t_out[pos] = t
+            fill[o[gs]] += size
+        if np.any(fill != starts + sizes):
+            raise changed
+    finally:
+        con.close()
+    o_out = np.repeat(np.arange(n_shared, dtype=np.int32), sizes)
+    _sort_times(o_out, a_out, t_out, starts, sizes)
+    rows = _Rows(o=o_out, t=t_out, a=a_out, e=np.zeros(0, dtype=np.int32), multi=False,
+                 acc_platform=acc_platform, acc_id=acc_id, ev_id=pa.array([], pa.string()),
+                 obj_id=obj_id, n_events=counts["rows"], lean=True)
+    return rows, counts
+
+
+def _sort_times(o: np.ndarray, a: np.ndarray, t: np.ndarray, starts: np.ndarray,
+                sizes: np.ndarray) -> None:
+    """Sort rows grouped by object by time within each object, in place, whole objects
+    ``_SORT_ROWS`` rows at a time."""
+    n_obj = len(starts)
+    ends = starts + sizes
+    k0 = 0
+    while k0 < n_obj:
+        k1 = max(k0 + 1, int(np.searchsorted(ends, starts[k0] + _SORT_ROWS, side="right")))
+        k1 = min(k1, n_obj)
+        r0, r1 = int(starts[k0]), int(ends[k1 - 1])
+        ts = t[r0:r1]
+        local = starts[k0:k1] - r0
+        tmin = np.minimum.reduceat(ts, local)
+        rel = ts - np.repeat(tmin, sizes[k0:k1])
+        obits = max(1, (k1 - k0 - 1).bit_length())
+        if int(rel.max()).bit_length() + obits <= 63:
+            rel |= (o[r0:r1].astype(np.int64) - o[r0]) << (63 - obits)
+            perm = np.argsort(rel)
+        else:
+            perm = np.lexsort((ts, o[r0:r1]))
+        del rel
+        t[r0:r1] = ts[perm]
+        a[r0:r1] = a[r0:r1][perm]
+        k0 = k1
+

@@ -1,0 +1,446 @@
+"""Co-action pairs streamed to a file, bucket by bucket, in bounded memory.
+
+:func:`write_pairs` (and :meth:`CoActionDetector.write_pairs
+<lockstep.detectors.CoActionDetector.write_pairs>`) computes exactly the edges of
+``CoActionDetector(...).fit(ws).edges_`` (same pairs, weights, supports, first/last seen and
+median deltas, same order) but writes each key-range bucket to the file as soon as it is
+reduced, so the edge table never exists in memory. Memory is the staged rows (about 16 bytes
+per object row acted on at least twice) plus ``memory_mb``: the candidate pairs beyond the
+budget wait in per-bucket files (8 bytes a pair) in the temporary directory.
+
+Files:
+
+- ``csv``: the columns of :data:`lockstep.pairs.PAIR_COLUMNS` (``platform_a, account_a,
+  platform_b, account_b, signal, weight, support, first_seen, last_seen, median_delta_s``),
+  plus ``evidence`` (space-separated ``event_a|event_b`` ids, at most ``max_evidence`` per
+  pair) when asked; a header row; times ISO 8601 UTC with ``Z``, with microseconds only when
+  some staged time has a fraction of a second; fields quoted only when an id needs it. This is
+  the format of :func:`lockstep.pairs.write_pairs`.
+- ``parquet``: the same columns, typed as in :data:`~lockstep.detectors.base.EDGE_SCHEMA`
+  (``evidence`` a list of strings).
+
+Input: a workspace, or one events file in the generic format (CSV or Parquet) read directly
+by DuckDB through the generic reader and the ingest's typing (:func:`_file_connection`):
+nothing is stored, a bad row stops the run, and rows are used as they are (ingest would also
+drop repeated event ids and compute URL domains: ``co-domain`` needs a workspace).
+
+``expected`` and ``p_value`` are not written (the null model needs every row's account
+degree; use :meth:`~lockstep.detectors.CoActionDetector.fit` for them).
+
+Fast path: for post, reply and venue objects (one object per event, so no event pair can
+repeat through two objects) without evidence or sampling, only integer codes leave DuckDB
+(:func:`~lockstep.detectors._rows._stage_lean`) and buckets are reduced without evidence
+(:func:`~lockstep.detectors._sweep._reduce_lean`); otherwise the rows are staged as for
+``fit``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from lockstep.detectors._filerows import HashCollision, _stage_file
+from lockstep.detectors._rows import SCALAR_TYPES, _drop_unshared, _Rows, _stage, _stage_lean
+from lockstep.detectors._sweep import (
+    _EMIT_STEP,
+    _bounded_map,
+    _Buckets,
+    _count,
+    _emit_pairs,
+    _reduce,
+    _reduce_lean,
+)
+from lockstep.detectors.base import _as_workspace
+from lockstep.exceptions import UsageError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from lockstep.detectors.coaction import CoActionDetector
+    from lockstep.workspace import Workspace
+
+__all__ = ["write_pairs", "stream_pairs", "FILE_COLUMNS", "FORMATS"]
+
+#: Columns of a pairs file (``evidence`` is added when asked for).
+FILE_COLUMNS = ("platform_a", "account_a", "platform_b", "account_b", "signal", "weight",
+                "support", "first_seen", "last_seen", "median_delta_s")
+#: File formats :func:`write_pairs` writes.
+FORMATS = ("csv", "parquet")
+
+_US = 1_000_000
+_THREADS = int(os.environ.get("LS_THREADS", 0)) or max(1, min(4, os.cpu_count() or 1))
+_TS = pa.timestamp("us", tz="UTC")
+_NEEDS_QUOTES = r'[",\r\n]'
+_PAIR_BYTES_REDUCE = 200  # working bytes per pair of a bucket being reduced and written
+
+
+def write_pairs(workspace: Workspace | str | Path, path: str | Path, *,
+                signal: str = "co-repost", window: float | None = 60, min_weight: int = 1,
+                fmt: str | None = None, evidence: bool = False, memory_mb: int = 256,
+                **params: Any) -> dict[str, Any]:
+    """Stream the pair edges of one co-action signal to a CSV or Parquet file.
+
+    Parameters
+    ----------
+    workspace : Workspace or path
+    path : path
+        The file to write (replaced atomically when complete).
+    signal : str, default "co-repost"
+        ``co-repost``, ``co-link``, ``co-reply``, ... (see :data:`~lockstep.detectors.SIGNALS`).
+    window : float or None, default 60
+        Seconds, inclusive; ``None`` chooses it from the data (CooRnet's rule).
+    min_weight : int, default 1
+    fmt : {"csv", "parquet"} or None
+        ``None``: Parquet when ``path`` ends in ``.parquet`` or ``.pq``, CSV otherwise.
+    evidence : bool, default False
+        Add the first ``max_evidence`` event pairs of each edge.
+    memory_mb : int, default 256
+        Working memory beyond the staged rows: DuckDB's limit while staging, the candidate
+        pairs held before spilling to disk, and the buckets being reduced and written.
+    **params
+        Other :class:`~lockstep.detectors.CoActionDetector` parameters (``max_evidence``,
+        ``pair_budget``, ``popular_threshold``, ``random_state``).
+
+    Returns
+    -------
+    dict
+        What was done: ``edges`` (rows written), ``path``, ``format``, the detector's counts
+        (``rows``, ``accounts``, ``candidate_pairs``, ``event_pairs``, ...), ``buckets``,
+        ``spilled_pairs`` and ``seconds`` per stage.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import lockstep
+    >>> from lockstep.detectors.coaction_io import write_pairs
+    >>> from lockstep.ingestion import ingest
+    >>> from lockstep.testing import make_campaign
+    >>> tmp = tempfile.mkdtemp()
+    >>> ws = lockstep.open_workspace(tmp + "/ws")
+    >>> _ = ingest(ws, [make_campaign(tmp, seed=1)])
+    >>> write_pairs(ws, tmp + "/pairs.csv", window=30, min_weight=3)["edges"] > 0
+    True
+    """
+    from lockstep.detectors import get_detector
+
+    det = get_detector(signal, window=window, min_weight=min_weight, **params)
+    return stream_pairs(det, workspace, path, fmt=fmt, evidence=evidence,  # type: ignore[arg-type]
+                        memory_mb=memory_mb)
+
+
+def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path: str | Path,
+                 *, fmt: str | None = None, evidence: bool = False,
+                 memory_mb: int = 256) -> dict[str, Any]:
+    """:func:`write_pairs` with the parameters of ``det`` (what
+    :meth:`CoActionDetector.write_pairs` runs)."""
+    from lockstep.detectors.base import _check_int
+    from lockstep.detectors.coaction import SIGNALS, _describe_largest, estimate_window
+
+    det._validate_params()
+    _check_int("memory_mb", memory_mb, 16)
+    path = Path(path)
+    if fmt is None:
+        fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    if fmt not in FORMATS:
+        raise UsageError(f"fmt must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    budget = memory_mb << 20
+    secs: dict[str, float] = {}
+    clock = start = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        secs[name] = round(now - clock, 4)
+        clock = now
+
+    otype = det.object_type
+    lean = otype in SCALAR_TYPES and not evidence and det.popular_threshold is None
+    limit = f"{max(64, memory_mb)}MB"  # staging and the sweep do not overlap
+    source = str(workspace)
+    rows: _Rows | None = None
+    con = None
+    if isinstance(workspace, (str, Path)) and Path(workspace).is_file():
+        if otype == "domain":
+            raise UsageError("co-domain needs the URL hosts that ingest computes: ingest the "
+                             "file into a workspace first")
+        if lean:
+            try:
+                rows, counts = _stage_file(Path(workspace), otype, threads=_THREADS)
+            except HashCollision:
+                pass
+        if rows is None:
+            con = _file_connection(Path(workspace), limit, _THREADS)
+    else:
+        ws = _as_workspace(workspace)
+        con = ws.connect(memory_limit=limit, threads=_THREADS)
+        source = str(ws.path)
+    tmp_root = tempfile.gettempdir()
+    if con is not None:
+        try:
+            tmp_root = (con.execute("SELECT current_setting('temp_directory')").fetchone()
+                        or [None])[0] or tmp_root
+            if lean:
+                rows, counts = _stage_lean(con, otype)
+            else:
+                rows = _stage(con, otype)
+                counts = {"rows": int(len(rows.o)), "accounts": len(rows.acc_id),
+                          "objects": len(rows.obj_id)}
+        finally:
+            con.close()
+    assert rows is not None
+    _release()
+    lap("stage")
+    stats: dict[str, Any] = {
+        "signal": SIGNALS[otype], "object_type": otype, **counts, "source": source,
+        "path": str(path),
+        "format": fmt, "evidence": evidence, "memory_mb": memory_mb, "lean": lean,
+        "pair_budget": det.pair_budget, "popular_threshold": det.popular_threshold}
+    if det.window is None:
+        window_s, rule = estimate_window(rows.o, rows.t)
+    else:
+        window_s, rule = float(det.window), "given"
+    wus = int(round(window_s * _US))
+    stats.update(window_s=wus / _US, window_us=wus, window_rule=rule)
+    if not lean:
+        rows = _drop_unshared(rows)
+    small = np.int32 if len(rows.o) < (1 << 31) else np.int64
+    cand, obj_starts, obj_cand = _count(rows.o, rows.t, wus, dtype=small)
+    stats.update(objects_shared=int(len(obj_starts)), candidate_pairs=int(cand.sum()),
+                 largest_objects=_describe_largest(rows, obj_starts, obj_cand))
+    if not lean:
+        rows, cand = det._popular(rows, cand, obj_starts, obj_cand, wus, stats)
+    else:
+        stats.update(popular_objects=[], popular_objects_count=0, exact=True)
+    del obj_starts, obj_cand
+    lap("count")
+
+    mem_pairs = max(1 << 16, min(det.pair_budget, budget // 2 // 8))
+    step = max(1 << 14, min(_EMIT_STEP, mem_pairs, budget // 8 // 64))
+    bucket_pairs = max(1 << 14, budget // (_THREADS + 2) // _PAIR_BYTES_REDUCE)
+    spill_dir = Path(tmp_root) / f"coaction-{os.getpid()}-{id(det):x}-{time.monotonic_ns()}"
+    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        buckets = _Buckets(rows.a, len(rows.acc_id), int(cand.sum()), len(rows.o), mem_pairs,
+                           spill_dir, bucket_pairs)
+        _emit_pairs(rows, cand, buckets, step, stats)
+        del cand
+        if buckets.spills and buckets.held:
+            buckets._spill()  # the reduce phase then holds only the buckets in flight
+        _release()
+        lap("emit")
+        stats["spilled_pairs"] = buckets.spilled_pairs
+        n_edges, n_pairs = _write(det, rows, buckets, tmp_path, fmt, evidence)
+        tmp_path.replace(path)
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        tmp_path.unlink(missing_ok=True)
+    lap("reduce_write")
+    secs["total"] = round(time.perf_counter() - start, 4)
+    stats.update(event_pairs=n_pairs, edges=n_edges, seconds=secs)
+    return stats
+
+
+def _file_connection(path: Path, memory_limit: str, threads: int
+                     ) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection whose ``events`` and ``objects`` views read one generic events
+    file directly (typed and checked as ingest does; a bad row raises when scanned)."""
+    import duckdb
+
+    from lockstep.readers.generic import GenericReader
+    from lockstep.readers.transform import install_transform_functions, typed_select
+    from lockstep.schema import OBJECTS_VIEW_SQL, TABLE_COLUMNS, empty_select
+    from lockstep.urls import install_url_functions
+
+    con = duckdb.connect()
+    try:
+        tmp = Path(tempfile.gettempdir()) / f"lockstep-duckdb-{os.getpid()}"
+        con.execute(f"SET memory_limit = '{memory_limit}'; SET threads = {int(threads)}; "
+                    f"SET TimeZone = 'UTC'; SET temp_directory = '{tmp.as_posix()}'")
+        install_url_functions(con)
+        install_transform_functions(con)
+        GenericReader().load(con, "raw_events", path, "events", streaming=True)
+        types = {n: t for n, t, *_ in con.execute("DESCRIBE raw_events").fetchall()}
+        typed = typed_select("events", "raw_events", types, None, ord_expr="NULL::BIGINT")
+        cols = ", ".join(c for c, _ in TABLE_COLUMNS["events"] if c != "ingest_id")
+        bad = "'lockstep: bad row in " + str(path).replace("'", "''") + ": '"
+        con.execute(f"CREATE TEMP VIEW events AS SELECT {cols}, NULL::VARCHAR AS ingest_id, "
+                    f"platform FROM ({typed}) WHERE CASE WHEN _err IS NULL THEN true "
+                    f"ELSE error({bad} || _err) END")
+        con.execute(f"CREATE TEMP VIEW hosts AS {empty_select('hosts')}")
+        con.execute(f"CREATE TEMP VIEW objects AS {OBJECTS_VIEW_SQL}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _write(det: CoActionDetector, rows: _Rows, buckets: _Buckets, path: Path, fmt: str,
+           evidence: bool) -> tuple[int, int]:
+    """Reduce the buckets on worker threads, each into a file part, written in key order."""
+    n_acc = len(rows.acc_id)
+    signal = det._signal_name()
+    lean = rows.lean
+    fraction = bool(len(rows.t)) and bool(np.any(rows.t % _US))
+    csv_opts = None
+    if fmt == "csv":
+        ids = [rows.acc_id, rows.acc_platform] + ([rows.ev_id] if evidence else [])
+        plain = not any(pc.any(pc.match_substring_regex(x, _NEEDS_QUOTES)).as_py()
+                        for x in ids if len(x))
+        csv_opts = pacsv.WriteOptions(include_header=False,
+                                      quoting_style="none" if plain else "needed")
+    max_ev = det.max_evidence if evidence else 0
+
+    def finish(bucket: tuple[np.ndarray, np.ndarray, np.ndarray, int]
+               ) -> tuple[int, int, pa.Table | pa.Buffer | None]:
+        if lean:
+            part = _reduce_lean(*bucket, rows, det.min_weight)
+        else:
+            part = _reduce(*bucket, rows, max_ev, det.min_weight)
+        n = len(part["key"])
+        if not n:
+            return 0, int(part["event_pairs"]), None
+        table = _file_table(part, rows, n_acc, signal, fmt, evidence, fraction)
+        if csv_opts is None:
+            return n, int(part["event_pairs"]), table
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(table, sink, csv_opts)
+        return n, int(part["event_pairs"]), sink.getvalue()
+
+    n_edges = n_pairs = 0
+    if fmt == "csv":
+        with open(path, "wb") as fh:
+            fh.write((",".join(FILE_COLUMNS + (("evidence",) if evidence else ())) + "\n")
+                     .encode())
+            for i, (n, m, buf) in enumerate(_bounded_map(finish, buckets.drain(), _THREADS)):
+                n_edges += n
+                n_pairs += m
+                if buf is not None:
+                    fh.write(buf)  # type: ignore[arg-type]
+                if i % 16 == 15:
+                    _release()
+        return n_edges, n_pairs
+    import pyarrow.parquet as pq
+
+    schema = _file_schema(evidence)
+    with pq.ParquetWriter(path, schema) as writer:
+        for n, m, table in _bounded_map(finish, buckets.drain(), _THREADS):
+            n_edges += n
+            n_pairs += m
+            if table is not None:
+                writer.write_table(table)  # type: ignore[arg-type]
+        if n_edges == 0:
+            writer.write_table(schema.empty_table())
+    return n_edges, n_pairs
+
+
+def _release() -> None:
+    """Hand memory freed by Arrow and by glibc's malloc back to the system (both keep freed
+    memory for reuse; between phases that only inflates the peak)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _file_schema(evidence: bool) -> pa.Schema:
+    fields = [("platform_a", pa.string()), ("account_a", pa.string()),
+              ("platform_b", pa.string()), ("account_b", pa.string()), ("signal", pa.string()),
+              ("weight", pa.int64()), ("support", pa.int64()), ("first_seen", _TS),
+              ("last_seen", _TS), ("median_delta_s", pa.float64())]
+    if evidence:
+        fields.append(("evidence", pa.list_(pa.string())))
+    return pa.schema(fields)
+
+
+def _file_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str, fmt: str,
+                evidence: bool, fraction: bool) -> pa.Table:
+    """One bucket's edges with the file's columns (times as ISO text for CSV)."""
+    n = len(p["key"])
+    lo, hi = p["key"] // n_acc, p["key"] % n_acc
+    plats = rows.acc_platform
+    if len(plats) and plats[0] == plats[-1]:  # sorted: one platform only
+        plat_a = plat_b = pa.repeat(plats[0], n)
+    else:
+        plat_a, plat_b = plats.take(lo), plats.take(hi)
+    if fmt == "csv":
+        first, last = _iso_utc(p["first"], fraction), _iso_utc(p["last"], fraction)
+    else:
+        first = pa.array(p["first"], type=pa.int64()).cast(_TS)
+        last = pa.array(p["last"], type=pa.int64()).cast(_TS)
+    cols = [plat_a, rows.acc_id.take(lo), plat_b, rows.acc_id.take(hi),
+            pa.repeat(pa.scalar(signal), n), pa.array(p["weight"], type=pa.int64()),
+            pa.array(p["support"], type=pa.int64()), first, last,
+            pa.array(p["median_us"] / _US, type=pa.float64())]
+    names = list(FILE_COLUMNS)
+    if evidence:
+        offsets = np.r_[0, np.cumsum(p["n_ev"])].astype(np.int32)
+        ids = pc.binary_join_element_wise(rows.ev_id.take(p["ev_lo"]),
+                                          rows.ev_id.take(p["ev_hi"]), "|")
+        lists = pa.ListArray.from_arrays(pa.array(offsets), ids)
+        cols.append(pc.binary_join(lists, " ") if fmt == "csv" else lists)
+        names.append("evidence")
+    return pa.table(cols, names=names)
+
+
+_TOD: list[np.ndarray] = []
+
+
+def _tod_table() -> np.ndarray:
+    """``HH:MM:SS`` of each second of a day (86400 x 8 bytes), built once."""
+    if not _TOD:
+        sod = np.arange(86400)
+        digits = np.empty((86400, 8), dtype=np.uint8)
+        for col, val in ((0, sod // 36000), (1, sod // 3600 % 10), (3, sod // 600 % 6),
+                         (4, sod // 60 % 10), (6, sod % 60 // 10), (7, sod % 10)):
+            digits[:, col] = val + 48
+        digits[:, 2] = digits[:, 5] = ord(":")
+        _TOD.append(digits.view("S8").ravel())
+    return _TOD[0]
+
+
+def _iso_utc(us: np.ndarray, fraction: bool) -> pa.Array:
+    """ISO 8601 UTC text of UNIX microseconds, ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``, built as
+    fixed-width bytes (a day table and digit arithmetic: ~20x faster than strftime)."""
+    n = len(us)
+    sec = us // _US
+    day = sec // 86400
+    d0, d1 = int(day.min()), int(day.max())
+    if d0 < -719162 or d1 > 2932896:  # outside years 0001-9999: let Arrow format them
+        if fraction:  # %S of a microsecond timestamp has the fraction
+            return pc.strftime(pa.array(us, type=pa.int64()).cast(_TS), "%Y-%m-%dT%H:%M:%SZ")
+        return pc.strftime(pa.array(sec, type=pa.int64()).cast(pa.timestamp("s", tz="UTC")),
+                           "%Y-%m-%dT%H:%M:%SZ")
+    width = 27 if fraction else 20
+    days = np.arange(d0, d1 + 1).astype("datetime64[D]").astype("S10")
+    dtab = np.char.add(days, b"T")  # S11
+    out = np.empty(n, dtype=np.dtype([("d", "S11"), ("t", "S8"), ("f", f"S{width - 19}")]))
+    out["d"] = dtab[day - d0]
+    out["t"] = _tod_table()[sec - day * 86400]
+    if fraction:
+        digits = np.empty((n, 8), dtype=np.uint8)
+        digits[:, 0] = ord(".")
+        digits[:, 7] = ord("Z")
+        frac = us - sec * _US
+        for k in range(6):
+            digits[:, 6 - k] = frac % 10 + 48
+            frac //= 10
+        out["f"] = digits.view("S8").ravel()
+    else:
+        out["f"] = b"Z"
+    buf = out.view(np.uint8)
+    if n * width < (1 << 31):
+        offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf))
+    offsets64 = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets64), pa.py_buffer(buf))
