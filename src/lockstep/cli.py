@@ -339,6 +339,21 @@ def _run(run_id: Optional[str]):  # type: ignore[no-untyped-def]
 
 
 @app.command()
+def signals() -> None:
+    """List the signals `lockstep detect --signals` accepts, and which run by default."""
+    from lockstep.detect import DEFAULT_SIGNALS
+    from lockstep.detectors import DESCRIPTIONS, REGISTRY
+
+    t = Table(title="signals (two accounts are tied when they ...)")
+    for c in ("signal", "default", "two accounts ...", "detector"):
+        t.add_column(c, overflow="fold")
+    for name, (cls, _) in REGISTRY.items():
+        t.add_row(name, "yes" if name in DEFAULT_SIGNALS else "", DESCRIPTIONS.get(name, ""),
+                  cls.__name__)
+    out.print(t)
+
+
+@app.command()
 def assess(
     run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
     top: Annotated[int, typer.Option(help="How many networks to list.")] = 15,

@@ -37,7 +37,7 @@ __all__ = ["BaseDetector", "CoActionDetector", "InfrastructureDetector", "Cohort
            "TextDetector", "SynchronyDetector", "DenseBlockDetector", "NotFittedError",
            "check_is_fitted", "EDGE_SCHEMA", "EDGE_COLUMNS", "empty_edges", "SIGNALS",
            "PLATFORM_SCOPED", "estimate_window", "all_detectors", "get_detector", "signal_names",
-           "REGISTRY"]
+           "REGISTRY", "DESCRIPTIONS"]
 
 #: Every built-in signal: its detector class and the parameters that make it that signal.
 #: Co-action signals come first, in :data:`SIGNALS` order.
@@ -48,6 +48,28 @@ REGISTRY: dict[str, tuple[type[BaseDetector], dict[str, Any]]] = {
     **{sig: (TextDetector, dict(p)) for sig, p in _TEXT_SIGNALS.items()},
     **{sig: (SynchronyDetector, dict(p)) for sig, p in _SYNC_SIGNALS.items()},
     **{sig: (DenseBlockDetector, dict(p)) for sig, p in _DENSE_SIGNALS.items()},
+}
+
+
+#: What ties two accounts in each signal, in one line (``lockstep signals``).
+DESCRIPTIONS: dict[str, str] = {
+    "co-repost": "re-shared the same post within the window",
+    "co-link": "posted the same normalised URL within the window",
+    "co-reply": "replied to the same post within the window",
+    "co-hashtag": "used the same hashtag within the window",
+    "co-image": "posted the same image (hash) within the window",
+    "co-domain": "linked the same registered domain within the window",
+    "co-mention": "mentioned the same account within the window",
+    "co-venue": "posted into the same group or venue within the window",
+    "co-object": "acted on the same opaque object (e.g. CooRTweet's object_id) within the window",
+    "co-amplify": "re-shared or replied to the same account's posts within the window",
+    "shared-device": "logged in from the same device (rare devices count most)",
+    "shared-ip": "logged in from the same address within a day (carrier NAT counts for little)",
+    "co-creation": "created in the same burst, with the same handle shape",
+    "persona-reuse": "share a bio, display name or handle template that few others have",
+    "co-text": "posted near-duplicate text (MinHash/LSH, Jaccard >= 0.6)",
+    "synchrony": "act on the same objects in the same hours (SynchroTrap Jaccard)",
+    "dense-block": "in one camouflage-resistant dense block of accounts x objects (Fraudar)",
 }
 
 
