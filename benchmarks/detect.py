@@ -50,9 +50,11 @@ CHILD = textwrap.dedent("""
     rep = evaluate(run.members, truth, all_accounts=n_acc)
     a = run.assessment
     arep = evaluate_assessment(run.members, a.accounts, a.inventory, a.operators, truth)
+    reported = evaluate(a.accounts, truth, all_accounts=n_acc)
     print(json.dumps({"events": n_ev, "stages": stages, "detect_stages": run.params["timings"],
                       "networks": run.n_networks, "eval": rep.to_dict(),
                       "assess": arep.to_dict(), "assess_stages": a.params.get("timings", {}),
+                      "reported": reported.to_dict(),
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, default=str))
 """)
 
@@ -87,6 +89,12 @@ def main() -> None:
               f"{ev['ordinary_flagged']:,}" + ("" if share is None else f" ({share:.2%}; target <= 5%)"))
         print(f"recall of planted coordinated accounts {ev['overall']['recall']:.3f} = "
               f"{ev['overall']['recall'] / 0.85:.2f} of the 0.85 target")
+        rp = res["reported"]
+        print(f"networks as reported (with the pages and groups their members or operators "
+              f"administer, and the operators): recall {rp['overall']['recall']:.3f} = "
+              f"{rp['overall']['recall'] / 0.85:.2f} of the target; " + ", ".join(
+                  f"{g['group']} {g['recall']:.3f}" for g in [*rp["by_kind"], *rp["by_tier"]])
+              + f"; ordinary users {rp['ordinary_flagged']:,} ({(rp['ordinary_share'] or 0):.2%})")
         _print_assessment(res["assess"], res["assess_stages"])
 
 

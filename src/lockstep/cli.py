@@ -248,6 +248,7 @@ def demo(
     from lockstep.evaluate import evaluate_assessment
 
     a = run.assessment
+    print_reported(run_evaluate(a.accounts, truth, all_accounts=n_acc))
     print_assessment_evaluation(evaluate_assessment(run.members, a.accounts, a.inventory,
                                                     a.operators, truth))
     out.print(f"\nDone in {time.perf_counter() - t0:.0f} s. Workspace: {ws.path} "
@@ -570,8 +571,19 @@ def evaluate(
         from lockstep.evaluate import evaluate_assessment
 
         a = run.assessment
+        print_reported(run_evaluate(a.accounts, truth_t, all_accounts=n_acc))
         print_assessment_evaluation(evaluate_assessment(run.members, a.accounts, a.inventory,
                                                         a.operators, truth_t))
+
+
+def print_reported(rep) -> None:  # type: ignore[no-untyped-def]
+    """One line: recall when the networks count their administered pages, groups and
+    operators, as the assessment reports them."""
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    parts = ", ".join(f"{g.group} {fmt(g.recall)}" for g in (*rep.by_kind, *rep.by_tier))
+    share = "" if rep.ordinary_share is None else f" ({rep.ordinary_share:.2%} of ordinary accounts)"
+    out.print(f"networks as reported (members, the pages and groups they administer, operators): "
+              f"recall {fmt(rep.overall.recall)} ({parts}); ordinary users {rep.ordinary_flagged:,}{share}")
 
 
 def print_assessment_evaluation(rep) -> None:  # type: ignore[no-untyped-def]

@@ -84,9 +84,9 @@ class Assessment:
         Per network (:data:`INVENTORY_SCHEMA`): counts by platform and kind, followers,
         activity span, origin and target countries, operators, attribution, verdict, reasons.
     accounts : pyarrow.Table
-        Per account (:data:`ACCOUNT_SCHEMA`): ``role`` ``asset`` (a member, or a page, group
-        or channel its members or operators administer) or ``operator`` (linked by
-        telemetry), the network's verdict, and the confidence (of the verdict for an asset,
+        Per account (:data:`ACCOUNT_SCHEMA`): ``role`` ``asset`` (a member or, for a network
+        judged ``cib`` or ``spam``, a page, group or channel its members or operators
+        administer) or ``operator`` (linked by telemetry), the network's verdict, and the confidence (of the verdict for an asset,
         of the link for an operator).
     verdicts, behaviour, operators, links, location : pyarrow.Table
         The stages' own tables (:mod:`.verdict`, :mod:`.behaviour`, :mod:`.operators`,
@@ -184,8 +184,12 @@ def assess(ws: Workspace, run: Run, *,
     if progress:
         progress("done", steps, steps)
 
-    extra = _administered(ws, run.members, ops.operators)
     vmap = {r["network_id"]: r for r in verdicts.to_pylist()}
+    # a takedown counts the pages and groups a deceptive network runs; for the others the
+    # pages their members happen to administer are none of the investigation's business
+    extra = _administered(ws, run.members, ops.operators)
+    extra = extra.filter(pa.array([vmap[n]["verdict"] in ("cib", "spam")
+                                   for n in extra["network_id"].to_pylist()], pa.bool_()))
     bmap = {r["network_id"]: r for r in behaviour.to_pylist()}
     lmap = {r["network_id"]: r for r in location.to_pylist()}
     ops_by: dict[str, list[dict[str, Any]]] = {}
