@@ -60,7 +60,24 @@ def test_objects_view(ws: Workspace, tmp_path: Path) -> None:
     objs = sorted(rows(ws, "SELECT event_id, object_type, object_id FROM objects"))
     assert objs == [("1", "domain", "x.com"), ("1", "hashtag", "tag"), ("1", "hashtag", "tag"),
                     ("1", "image", "ff"), ("1", "url", "https://x.com/a"), ("1", "venue", "v"),
-                    ("2", "author", "a"), ("2", "post", "1")]  # event 2 re-shares a's post
+                    ("2", "post", "1")]
+
+
+def test_author_objects_are_the_pages_amplified(ws: Workspace, tmp_path: Path) -> None:
+    d = tmp_path / "gen"
+    d.mkdir()
+    write(d / "events.csv", HEADER +
+          "facebook,1,pg,1623881091,post,,,,,,,,\n"
+          "facebook,2,b,1623881092,share,,,,,1,,,\n"
+          "facebook,3,c,1623881093,comment,,,,,,1,,\n"
+          "facebook,4,u,1623881094,post,,,,,,,,\n"
+          "facebook,5,b,1623881095,share,,,,,4,,,\n"
+          "facebook,6,pg,1623881096,share,,,,,1,,,\n")
+    write(d / "accounts.csv", "platform,account_id,kind\nfacebook,pg,page\nfacebook,u,user\n")
+    ingest(ws, [d])
+    got = sorted(rows(ws, "SELECT event_id, object_id FROM objects WHERE object_type = 'author'"))
+    # re-sharing and replying to the page count; a user's post and the page's own share do not
+    assert got == [("2", "pg"), ("3", "pg")]
 
 
 def test_explicit_domains_and_hosts_table(ws: Workspace, tmp_path: Path) -> None:

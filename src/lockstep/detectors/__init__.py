@@ -62,7 +62,7 @@ DESCRIPTIONS: dict[str, str] = {
     "co-mention": "mentioned the same account within the window",
     "co-venue": "posted into the same group or venue within the window",
     "co-object": "acted on the same opaque object (e.g. CooRTweet's object_id) within the window",
-    "co-amplify": "re-shared or replied to the same account's posts within the window",
+    "co-amplify": "re-shared or replied to the same page's posts within the window",
     "shared-device": "logged in from the same device (rare devices count most)",
     "shared-ip": "logged in from the same address within a day (carrier NAT counts for little)",
     "co-creation": "created in the same burst, with the same handle shape",
