@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
 __all__ = ["BaseDetector", "NotFittedError", "check_is_fitted", "EDGE_SCHEMA", "EDGE_COLUMNS",
-           "empty_edges", "AccountRef"]
+           "empty_edges", "AccountRef", "Laps"]
 
 #: Columns and types of :attr:`BaseDetector.edges_`. An account is ``(platform, account_id)``:
 #: one object (a URL, a hashtag) can tie accounts of two platforms. Each row has
@@ -54,6 +54,20 @@ EDGE_COLUMNS: tuple[str, ...] = tuple(EDGE_SCHEMA.names)
 #: An account given to :meth:`BaseDetector.evidence`: ``"account_id"`` (any platform) or
 #: ``("platform", "account_id")``.
 AccountRef = str | tuple[str, str]
+
+
+class Laps:
+    """Seconds per stage of a fit: ``lap("stage")`` records the time since the previous lap
+    (or since creation) under that name in :attr:`seconds` (for ``stats_["seconds"]``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._clock, 4)
+        self._clock = now
 
 
 class NotFittedError(LockstepError, AttributeError):

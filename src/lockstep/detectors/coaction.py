@@ -62,7 +62,7 @@ from lockstep.detectors._sweep import (  # noqa: F401 (re-exported)
     _pieces,
     _reduce,
 )
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, _check_int, empty_edges
+from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
 from lockstep.significance import CoActionNull
@@ -239,14 +239,8 @@ class CoActionDetector(BaseDetector):
 
     # -- the pipeline ------------------------------------------------------------------------
     def _pair_edges(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, Any]]:
-        secs: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            secs[name] = round(now - clock, 4)
-            clock = now
+        lap = Laps()
+        secs = lap.seconds
 
         rows = _stage(con, self.object_type)
         lap("stage")

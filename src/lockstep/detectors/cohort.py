@@ -114,7 +114,6 @@ References
 from __future__ import annotations
 
 import math
-import time
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +122,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special, stats
 
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, _check_int, empty_edges
+from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
 from lockstep.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -406,14 +405,8 @@ class CohortDetector(BaseDetector):
 
     # -- the pipeline ------------------------------------------------------------------------
     def _pair_edges(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, Any]]:
-        secs: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            secs[name] = round(now - clock, 4)
-            clock = now
+        lap = Laps()
+        secs = lap.seconds
 
         con.execute(_ACC_SQL)
         acc = con.sql("SELECT platform, account_id, t FROM _ch_acc ORDER BY a").to_arrow_table()

@@ -75,7 +75,6 @@ MapReduce. PVLDB 5(5), 454-465.
 from __future__ import annotations
 
 import heapq
-import time
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +83,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special
 
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, _check_int, empty_edges
+from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
 from lockstep.detectors.coaction import _segments, _sort_by_object
 from lockstep.detectors.synchrony import (
     _KIND_SQL,
@@ -354,14 +353,8 @@ class DenseBlockDetector(BaseDetector):
 
     # -- the pipeline ----------------------------------------------------------------------
     def _pair_edges(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, Any]]:
-        secs: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            secs[name] = round(now - clock, 4)
-            clock = now
+        lap = Laps()
+        secs = lap.seconds
 
         act = _stage_actions(con, self.object_types, "db")
         lap("stage")

@@ -87,7 +87,6 @@ Algorithm (DuckDB stage, numpy, no per-row Python)
 from __future__ import annotations
 
 import math
-import time
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +94,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import special
 
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, _check_int, empty_edges
+from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
 from lockstep.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -236,14 +235,8 @@ class InfrastructureDetector(BaseDetector):
 
     # -- the pipeline ------------------------------------------------------------------------
     def _pair_edges(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, Any]]:
-        secs: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            secs[name] = round(now - clock, 4)
-            clock = now
+        lap = Laps()
+        secs = lap.seconds
 
         wus = self._window_us()
         cap = int(self.max_accounts)

@@ -68,7 +68,6 @@ incidences; ``P`` is bounded by ``max_key_accounts`` and processed in chunks of 
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from numbers import Real
 from typing import TYPE_CHECKING, Any
@@ -77,7 +76,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, _check_int, empty_edges
+from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
 from lockstep.detectors.coaction import PLATFORM_SCOPED, _segments, _sort_by_object
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
@@ -339,14 +338,8 @@ class SynchronyDetector(BaseDetector):
 
     # -- the pipeline ----------------------------------------------------------------------
     def _pair_edges(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, Any]]:
-        secs: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            secs[name] = round(now - clock, 4)
-            clock = now
+        lap = Laps()
+        secs = lap.seconds
 
         act = _stage_actions(con, self.object_types, "sy")
         lap("stage")

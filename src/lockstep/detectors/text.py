@@ -107,7 +107,7 @@ from lockstep.detectors._sweep import (
     _emit_pairs,
     _reduce,
 )
-from lockstep.detectors.base import BaseDetector, _check_int, empty_edges
+from lockstep.detectors.base import BaseDetector, Laps, _check_int, empty_edges
 from lockstep.detectors.coaction import _THREADS, _part_table
 from lockstep.exceptions import UsageError
 from lockstep.significance import CoActionNull
@@ -289,14 +289,8 @@ class TextDetector(BaseDetector):
 
     # -- the pipeline ------------------------------------------------------------------------
     def _pair_edges(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, Any]]:
-        secs: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            secs[name] = round(now - clock, 4)
-            clock = now
+        lap = Laps()
+        secs = lap.seconds
 
         stats: dict[str, Any] = {"signal": "co-text", "threshold": float(self.threshold),
                                  "window_s": None if self.window is None else float(self.window)}
