@@ -38,7 +38,7 @@ from lockstep.exceptions import SchemaVersionError, WorkspaceError
 from lockstep.schema import OBJECTS_VIEW_SQL, SCHEMA_VERSION, TABLE_COLUMNS, UNPARTITIONED, empty_select
 from lockstep.urls import install_url_functions
 
-__all__ = ["Workspace", "default_workspace_path", "MANIFEST"]
+__all__ = ["Workspace", "default_workspace_path", "default_memory_limit", "MANIFEST"]
 
 MANIFEST = "lockstep.json"
 ENV_VAR = "LOCKSTEP_WORKSPACE"
@@ -51,6 +51,16 @@ def default_workspace_path() -> Path:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_memory_limit() -> str:
+    """DuckDB's memory limit unless told otherwise: a quarter of the machine's memory, at
+    most 3 GB (detection on 10M events must fit in 8 GB with its numpy arrays)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "3GB"
+    return f"{max(256, min(3 * 1024, total // 4 // (1 << 20)))}MB"
 
 
 @dataclass
@@ -211,9 +221,15 @@ class Workspace:
     def connect(self, *, memory_limit: str | None = None, threads: int | None = None
                 ) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with the views ``events``, ``accounts``, ``sessions``,
-        ``roles``, ``truth`` and ``objects`` over this workspace (UTC session time zone)."""
+        ``roles``, ``truth`` and ``objects`` over this workspace (UTC session time zone).
+
+        ``memory_limit`` (DuckDB syntax, ``"3GB"``) defaults to ``LOCKSTEP_MEMORY_LIMIT`` or
+        :func:`default_memory_limit`: DuckDB's own default, 80% of the machine, leaves nothing
+        for the numpy work of detection beside it; with a limit it spills to disk instead."""
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        memory_limit = memory_limit or os.environ.get("LOCKSTEP_MEMORY_LIMIT") \
+            or default_memory_limit()
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:
