@@ -48,6 +48,10 @@ DEFAULT_SIGNALS = ("co-repost", "co-link", "co-reply", "co-image", "co-hashtag",
 #: discounts whatever a wide window lets chance add. The data-driven window (``window=None``)
 #: gives days for hashtags and domains.
 DEFAULT_WINDOW = 1800.0
+#: Event pairs kept as evidence on each co-action edge (the full list of a pair is one
+#: ``evidence()`` call away): tens of millions of candidate edges wait for the false-discovery
+#: cut with their evidence, and ten ids each would cost gigabytes on 10M events.
+EVIDENCE_PER_PAIR = 3
 #: No count threshold: significance decides (kept as an option for comparison with peers).
 DEFAULT_MIN_WEIGHT = 1
 
@@ -115,7 +119,7 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         if isinstance(det, CoActionDetector):
             # edges above alpha can never pass; the detector drops them before building their
             # evidence and counts them (pairs_tested), so m stays right
-            det.set_params(min_weight=min_weight, max_p=alpha,
+            det.set_params(min_weight=min_weight, max_p=alpha, max_evidence=EVIDENCE_PER_PAIR,
                            **({} if "window" in REGISTRY[name][1] else {"window": window}))
         det.fit(ws)
         _release_memory()
