@@ -77,8 +77,8 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     ----------
     ws : Workspace
     signals : sequence of str
-        Co-action signals to run (``co-repost``, ``co-link``, ``co-reply``, ``co-hashtag``,
-        ``co-image``, ``co-domain``, ``co-mention``, ``co-venue``, ``co-object``).
+        Signals to run, by name (:data:`lockstep.detectors.REGISTRY`; ``lockstep signals``
+        lists them with what each measures).
     window : float or None, default :data:`DEFAULT_WINDOW`
         Co-action window in seconds; ``None`` lets each co-action detector choose it from the
         data (its rule is recorded). Other signals keep their own windows.
