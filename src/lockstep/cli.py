@@ -511,17 +511,31 @@ def pairs(
                                         "co-domain, co-mention, co-venue or co-object.")] = "co-repost",
     window: Annotated[float, typer.Option(help="Window in seconds (inclusive); 0 = from the data.")] = 10,
     min_weight: Annotated[int, typer.Option(help="Minimum co-actions (event pairs).")] = 1,
-    out_path: Annotated[Path, typer.Option("--out", help="CSV file to write.")] = Path("pairs.csv"),
+    out_path: Annotated[Path, typer.Option("--out", help="File to write: CSV, or Parquet for a "
+                                           ".parquet name.")] = Path("pairs.csv"),
+    evidence: Annotated[bool, typer.Option("--evidence", help="Add up to 10 event pairs per "
+                                           "pair.")] = False,
+    memory_mb: Annotated[int, typer.Option(help="Working memory in MiB (pairs beyond it wait "
+                                           "on disk).")] = 256,
 ) -> None:
-    """Write the raw pair edges of one signal as CSV, for comparison with other tools."""
-    from lockstep.pairs import pairs as run_pairs
-    from lockstep.pairs import pairs_stats, write_pairs
+    """Write the raw pair edges of one signal, streamed bucket by bucket, for comparison with
+    other tools."""
+    from lockstep.detectors import get_detector
 
-    table = run_pairs(_workspace(create=False), signal=signal, window=window or None,
-                      min_weight=min_weight)
-    n = write_pairs(table, out_path)
-    st = pairs_stats(table).get("stats", pairs_stats(table))
-    out.print(f"{n:,} pairs written to {out_path} (window {st.get('window_s', window)} s)")
+    det = get_detector(signal, window=window or None, min_weight=min_weight)
+    if hasattr(det, "write_pairs"):  # co-action signals: streamed, never the whole table
+        st = det.write_pairs(_workspace(create=False), out_path, evidence=evidence,
+                             memory_mb=memory_mb)
+        n, window_s = st["edges"], st.get("window_s", window)
+    else:
+        from lockstep.pairs import pairs as run_pairs
+        from lockstep.pairs import pairs_stats, write_pairs
+
+        table = run_pairs(_workspace(create=False), signal=signal, window=window or None,
+                          min_weight=min_weight)
+        n = write_pairs(table, out_path, evidence=evidence)
+        window_s = pairs_stats(table).get("stats", {}).get("window_s", window)
+    out.print(f"{n:,} pairs written to {out_path} (window {window_s} s)")
 
 
 @app.command()

@@ -20,7 +20,8 @@ from a workspace, built without holding more than a batch of text at once:
    sizes are known from pass 1) and then sorted by time within each object, a few objects at
    a time.
 
-Memory: 16 bytes per row of an object acted on at least twice, plus the account and
+Memory: 16 bytes per row of an object acted on at least twice (12 when every time is a
+whole second: times are then int32 seconds, see ``_Rows.t_scale``), plus the account and
 object tables (~30 bytes per distinct account or object), one batch, and DuckDB's reader
 (about 35 MB on two threads). Rows are used as
 they are in the file: ingest would also drop repeated event ids.
@@ -45,8 +46,9 @@ __all__ = ["HashCollision", "_stage_file"]
 
 _BUFFER = 1 << 20  # DuckDB's CSV buffer (its default, 32 MiB, is most of its memory)
 _BATCH_ROWS = 1 << 16  # rows per Arrow batch out of DuckDB
-_SORT_ROWS = 1 << 20  # rows sorted at once (whole objects)
+_SORT_ROWS = 1 << 18  # rows sorted at once (whole objects)
 _BAD = "lockstep: bad row in "
+_US = 1_000_000
 
 
 class HashCollision(Exception):
@@ -100,19 +102,24 @@ class _HashCodes:
         if self.pending:
             self.runs.append(_concat_dedupe(self.pending))
             self.pending, self.n_pending = [], 0
-        while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]):
+        # merge runs of similar size, up to a cap (a merge copies both: the cap bounds that)
+        while (len(self.runs) > 1 and len(self.runs[-2][0]) < 4 * self.pending_max
+               and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0])):
             last, prev = self.runs.pop(), self.runs.pop()
             self.runs.append(_concat_dedupe([prev, last]))
 
     def result(self) -> tuple[np.ndarray, list[pa.Array], np.ndarray | None]:
-        """Sorted unique hashes, the key columns in that order, the summed counts."""
+        """The keys, their hashes and summed counts, run after run (runs are disjoint, each
+        sorted by hash; the whole is not: sort the hashes to search them)."""
         self._flush()
-        if len(self.runs) > 1:
-            self.runs = [_concat_dedupe(self.runs)]
         if not self.runs:
             return (np.zeros(0, np.uint64), [pa.array([], pa.string()) for _ in self.names],
                     np.zeros(0, np.int64) if self.counted else None)
-        return self.runs[0]
+        runs, self.runs = self.runs, []
+        h = np.concatenate([r[0] for r in runs])
+        cols = [pa.concat_arrays([r[1][k] for r in runs]) for k in range(len(self.names))]
+        n = np.concatenate([r[2] for r in runs]) if self.counted else None  # type: ignore[misc]
+        return h, cols, n
 
 
 def _concat_dedupe(parts: list[tuple[np.ndarray, list[pa.Array], np.ndarray | None]]
@@ -182,11 +189,13 @@ def _source_view(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
                      ".parquet); ingest other formats into a workspace first")
 
 
-def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dict[str, int]]:
+def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
+                ) -> tuple[_Rows, dict[str, int]]:
     """Rows of the objects of ``otype`` acted on at least twice, from one generic events
     file, as :func:`~lockstep.detectors._rows._stage_lean` gives them from a workspace, with
     the counts of the whole input. Raises :class:`HashCollision` in the (astronomically
-    rare) case that two keys share a hash."""
+    rare) case that two keys share a hash. When the rows' hashes and times (24 bytes a row)
+    fit in ``keep_bytes``, pass 1 keeps them and the file is read once."""
     import duckdb
 
     from lockstep.readers.transform import install_transform_functions, typed_select
@@ -197,13 +206,21 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dic
         raise ValueError(f"file staging is for {sorted(SCALAR_TYPES)}, not {otype!r}")
     scope = "platform" if otype in PLATFORM_SCOPED else "''"
     col = _SCALAR_OBJECTS[otype]
-    con = duckdb.connect()
+
+    def connect() -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
+        c = duckdb.connect()
+        try:
+            c.execute(f"SET threads = {int(threads)}; SET TimeZone = 'UTC'; "
+                      "SET memory_limit = '64MB'; SET preserve_insertion_order = false")
+            install_url_functions(c)
+            install_transform_functions(c)
+            return c, _source_view(c, path)
+        except BaseException:
+            c.close()
+            raise
+
+    con, types = connect()
     try:
-        con.execute(f"SET threads = {int(threads)}; SET TimeZone = 'UTC'; "
-                    "SET memory_limit = '64MB'; SET preserve_insertion_order = false")
-        install_url_functions(con)
-        install_transform_functions(con)
-        types = _source_view(con, path)
         typed = typed_select("events", "raw_events", types, None, ord_expr="NULL::BIGINT")
         keep = (f"{col} IS NOT NULL AND trim({col}) <> '' AND account_id IS NOT NULL "
                 "AND trim(account_id) <> '' AND ts IS NOT NULL AND event_id IS NOT NULL")
@@ -225,10 +242,14 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dic
         # and checked (the check is a selected column, so no filter can skip it)
         accs = _HashCodes(("platform", "account_id"), counted=False)
         objs = _HashCodes(("op", "object_id"), counted=True)
+        t_min, t_max, whole_s = None, None, True
+        kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = (
+            [] if keep_bytes > 0 else None)
+        kept_bytes = 0
         for b in scan(f"hash(platform, account_id) AS ha, platform, account_id, "
                       f"hash({scope}, {col}) AS ho, {scope} AS op, {col} AS object_id, "
                       f"{keep} AS k, CASE WHEN _err IS NOT NULL THEN error('{bad}' || _err) "
-                      "END AS chk"):
+                      "END AS chk, epoch_us(ts) AS t"):
             k = b.column(6)
             if k.null_count or not pc.all(k).as_py():
                 b = b.filter(pc.fill_null(k, False))
@@ -236,10 +257,18 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dic
                 continue
             accs.add(b.column(0).to_numpy(), [b.column(1), b.column(2)])
             objs.add(b.column(3).to_numpy(), [b.column(4), b.column(5)])
+            t = b.column(8).to_numpy()
+            if kept is not None:
+                kept.append((b.column(0).to_numpy(), b.column(3).to_numpy(), t))
+                kept_bytes += 24 * len(t)
+                if kept_bytes > keep_bytes:
+                    kept = None  # too many: read the file again in pass 2
+            lo, hi = int(t.min()), int(t.max())
+            t_min = lo if t_min is None else min(t_min, lo)
+            t_max = hi if t_max is None else max(t_max, hi)
+            whole_s = whole_s and not np.any(t % _US)
         acc_h, (plat, acc), _ = accs.result()
-        obj_h, (_, obj), obj_n = objs.result()
-        del accs, objs
-        assert obj_n is not None
+        del accs
         by_name = pc.sort_indices(pa.table({"p": plat, "a": acc}),
                                   sort_keys=[("p", "ascending"), ("a", "ascending")])
         acc_platform, acc_id = plat.take(by_name), acc.take(by_name)
@@ -247,6 +276,16 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dic
         acc_code = np.empty(len(acc_h), dtype=np.int32)
         acc_code[by_name.to_numpy()] = np.arange(len(acc_h), dtype=np.int32)
         del by_name
+        by_hash = np.argsort(acc_h)
+        acc_h, acc_code = acc_h[by_hash], acc_code[by_hash]
+        del by_hash
+        obj_h, (_, obj), obj_n = objs.result()
+        del objs
+        assert obj_n is not None
+        by_hash = np.argsort(obj_h)
+        obj_h, obj_n = obj_h[by_hash], obj_n[by_hash]
+        obj = obj.take(pa.array(by_hash))
+        del by_hash
         shared = obj_n >= 2
         n_shared = int(np.count_nonzero(shared))
         obj_code = np.full(len(obj_h), -1, dtype=np.int32)
@@ -262,13 +301,28 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dic
         starts = np.cumsum(sizes) - sizes
         fill = starts.copy()
         a_out = np.empty(n, dtype=np.int32)
-        t_out = np.empty(n, dtype=np.int64)
+        # whole seconds within 68 years: int32 seconds after the first (half the memory)
+        seconds = t_min is not None and whole_s and (t_max - t_min) // _US < (1 << 31) - 1
+        t_base = int(t_min) if seconds else 0  # type: ignore[arg-type]
+        t_scale = _US if seconds else 1
+        t_out = np.empty(n, dtype=np.int32 if seconds else np.int64)
         changed = BadInputError(str(path), [RowError(str(path), None, "the file changed "
                                                      "while it was read")])
-        for b in scan(f"hash(platform, account_id), hash({scope}, {col}), epoch_us(ts)", keep):
-            ha = b.column(0).to_numpy()
-            ho = b.column(1).to_numpy()
-            t = b.column(2).to_numpy()
+
+        def again() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            nonlocal con
+            if kept is not None:
+                while kept:
+                    yield kept.pop(0)
+                return
+            con.close()  # a fresh connection: what DuckDB cached in pass 1 is freed
+            _release_memory()
+            con, _ = connect()
+            for b in scan(f"hash(platform, account_id), hash({scope}, {col}), epoch_us(ts)",
+                          keep):
+                yield b.column(0).to_numpy(), b.column(1).to_numpy(), b.column(2).to_numpy()
+
+        for ha, ho, t in again():
             io = np.minimum(np.searchsorted(obj_h, ho), len(obj_h) - 1)
             ia = np.minimum(np.searchsorted(acc_h, ha), len(acc_h) - 1)
             if len(io) and (np.any(obj_h[io] != ho) or np.any(acc_h[ia] != ha)):
@@ -287,7 +341,7 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dic
             if len(pos) and np.any(pos >= starts[o] + sizes[o]):
                 raise changed
             a_out[pos] = a
-            t_out[pos] = t
+            t_out[pos] = (t - t_base) // t_scale if seconds else t
             fill[o[gs]] += size
         if np.any(fill != starts + sizes):
             raise changed
@@ -297,8 +351,19 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2) -> tuple[_Rows, dic
     _sort_times(o_out, a_out, t_out, starts, sizes)
     rows = _Rows(o=o_out, t=t_out, a=a_out, e=np.zeros(0, dtype=np.int32), multi=False,
                  acc_platform=acc_platform, acc_id=acc_id, ev_id=pa.array([], pa.string()),
-                 obj_id=obj_id, n_events=counts["rows"], lean=True)
+                 obj_id=obj_id, n_events=counts["rows"], lean=True, t_scale=t_scale,
+                 t_base=t_base)
     return rows, counts
+
+
+def _release_memory() -> None:
+    pa.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _sort_times(o: np.ndarray, a: np.ndarray, t: np.ndarray, starts: np.ndarray,
@@ -315,7 +380,7 @@ def _sort_times(o: np.ndarray, a: np.ndarray, t: np.ndarray, starts: np.ndarray,
         ts = t[r0:r1]
         local = starts[k0:k1] - r0
         tmin = np.minimum.reduceat(ts, local)
-        rel = ts - np.repeat(tmin, sizes[k0:k1])
+        rel = ts.astype(np.int64) - np.repeat(tmin, sizes[k0:k1])
         obits = max(1, (k1 - k0 - 1).bit_length())
         if int(rel.max()).bit_length() + obits <= 63:
             rel |= (o[r0:r1].astype(np.int64) - o[r0]) << (63 - obits)

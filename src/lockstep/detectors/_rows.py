@@ -81,6 +81,8 @@ class _Rows:
     obj_id: pa.Array  # object_id by object code
     n_events: int
     lean: bool = False  # from _stage_lean: no event codes, only objects acted on twice
+    t_scale: int = 1  # t is in units of t_scale microseconds (lean rows of whole seconds:
+    t_base: int = 0  # 1_000_000, int32) after t_base: microseconds = t * t_scale + t_base
 
 
 def _stage(con: duckdb.DuckDBPyConnection, otype: str) -> _Rows:
@@ -198,7 +200,8 @@ def _take_rows(rows: _Rows, keep: np.ndarray) -> _Rows:
     return _Rows(o=rows.o[keep], t=rows.t[keep], a=rows.a[keep],
                  e=rows.e if rows.lean else rows.e[keep], multi=rows.multi,
                  acc_platform=rows.acc_platform, acc_id=rows.acc_id, ev_id=rows.ev_id,
-                 obj_id=rows.obj_id, n_events=rows.n_events, lean=rows.lean)
+                 obj_id=rows.obj_id, n_events=rows.n_events, lean=rows.lean,
+                 t_scale=rows.t_scale, t_base=rows.t_base)
 
 
 def _drop_unshared(rows: _Rows) -> _Rows:

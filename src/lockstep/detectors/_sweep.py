@@ -17,6 +17,7 @@
 """
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,13 +26,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from lockstep.detectors._rows import _packed_argsort, _Rows, _segments
+from lockstep.detectors._rows import _packed_argsort, _Rows, _segments  # noqa: F401
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 _EMIT_STEP = 1 << 21  # pairs per emission step: small enough to stay in cache
 _BUCKET_ROWS = 1 << 20  # target pairs per aggregation bucket
-_COUNT_ROWS = 1 << 22  # rows per counting chunk (whole objects; bounds the temporaries)
+_COUNT_ROWS = 1 << 18  # rows per counting chunk (whole objects; bounds the temporaries)
 _MAX_BUCKETS = 1 << 16  # the route of a pair is a 16-bit radix sort
 
 
@@ -42,7 +43,7 @@ def _count(o: np.ndarray, t: np.ndarray, w: int, *, dtype: Any = np.int64
 
     Each object's times are moved onto one increasing axis, objects separated by more than
     ``w``, so that one ``searchsorted`` finds every row's window end inside its own object.
-    Objects are taken in chunks of about ``2**22`` rows (keeping the shifted axis below
+    Objects are taken in chunks of about ``2**18`` rows (keeping the shifted axis below
     ``2**61``), so temporaries stay small; ``dtype`` is that of the per-row counts (int32
     is enough when fewer than ``2**31`` rows).
     """
@@ -50,9 +51,10 @@ def _count(o: np.ndarray, t: np.ndarray, w: int, *, dtype: Any = np.int64
     starts, size = _segments(o)
     if n == 0:
         return np.zeros(0, dtype=dtype), starts, np.zeros(0, dtype=np.int64)
-    tmin = t[starts]
-    gap = t[starts + size - 1] - tmin + w + 1
+    tmin = t[starts].astype(np.int64)
+    gap = t[starts + size - 1].astype(np.int64) - tmin + w + 1
     cand = np.empty(n, dtype=dtype)
+    obj_cand = np.empty(len(starts), dtype=np.int64)
     cs_rows = np.cumsum(size)
     cs_gap = np.cumsum(gap.astype(np.float64))
     n_obj = len(starts)
@@ -70,18 +72,20 @@ def _count(o: np.ndarray, t: np.ndarray, w: int, *, dtype: Any = np.int64
         end = np.searchsorted(tt, tt + w, side="right")
         end -= np.arange(1, r1 - r0 + 1)
         cand[r0:r1] = end
+        # per object, from the int64 chunk (reduceat with a wider dtype would copy all of cand)
+        obj_cand[g0:g1] = np.add.reduceat(end, starts[g0:g1] - r0)
         g0 = g1
-    return cand, starts, np.add.reduceat(cand, starts, dtype=np.int64)
+    return cand, starts, obj_cand
 
 
-def _pieces(cand: np.ndarray, step: int, window: int = 1 << 22
-            ) -> Iterator[tuple[int, int, tuple[int, int] | None]]:
+def _pieces(cand: np.ndarray, step: int, window: int = 1 << 20, start: int = 0,
+            stop: int | None = None) -> Iterator[tuple[int, int, tuple[int, int] | None]]:
     """Row ranges whose candidate pairs total at most ``step``; a row with more than ``step``
-    alone is cut into sub-ranges of its partners ``(r, r + 1, (first, stop))``. Rows are
-    scanned ``window`` at a time (a range never spans two windows), so the running sums stay
-    small."""
-    n = len(cand)
-    for w0 in range(0, n, window):
+    alone is cut into sub-ranges of its partners ``(r, r + 1, (first, stop))``. Rows
+    ``start..stop`` are scanned ``window`` at a time (a range never spans two windows), so
+    the running sums stay small."""
+    n = len(cand) if stop is None else stop
+    for w0 in range(start, n, window):
         w1 = min(n, w0 + window)
         cum = np.cumsum(cand[w0:w1], dtype=np.int64)
         r = 0
@@ -100,17 +104,20 @@ def _pieces(cand: np.ndarray, step: int, window: int = 1 << 22
                 r += 1
 
 
-def _emit(cand: np.ndarray, r0: int, r1: int,
-          sub: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices ``(left, right)`` of the candidate pairs of rows ``r0..r1``."""
+def _emit(cand: np.ndarray, r0: int, r1: int, sub: tuple[int, int] | None,
+          dtype: Any = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(left, right)`` of the candidate pairs of rows ``r0..r1`` (``dtype``:
+    int32 is enough below ``2**31`` rows)."""
     if sub is not None:
-        right = np.arange(r0 + 1 + sub[0], r0 + 1 + sub[1], dtype=np.int64)
-        return np.full(len(right), r0, dtype=np.int64), right
-    k = cand[r0:r1].astype(np.int64)
-    idx = np.arange(r0, r1, dtype=np.int64)
-    firsts = np.cumsum(k) - k
+        right = np.arange(r0 + 1 + sub[0], r0 + 1 + sub[1], dtype=dtype)
+        return np.full(len(right), r0, dtype=dtype), right
+    k = cand[r0:r1]
+    idx = np.arange(r0, r1, dtype=dtype)
+    firsts = np.cumsum(k, dtype=np.int64) - k
+    total = int(firsts[-1] + k[-1])
     # the p-th pair overall (p from 0) of row i pairs it with row i + 1 + (p - first_i)
-    right = np.arange(int(firsts[-1] + k[-1]), dtype=np.int64) + np.repeat(idx + 1 - firsts, k)
+    right = np.arange(total, dtype=dtype)
+    right += np.repeat((idx + 1 - firsts).astype(dtype, copy=False), k)
     return np.repeat(idx, k), right
 
 
@@ -120,10 +127,11 @@ class _Buckets:
 
     A pair is stored as its two row indices only (its key is recomputed from the account
     codes when its bucket is drained). Each :meth:`add` keeps one *run* (the step's pairs
-    grouped by bucket, in emission order); when more than ``mem_pairs`` pairs are held, every
-    bucket's share of the runs is appended to its file under ``spill_dir``, so memory stays
-    bounded whatever the input. A bucket drains as its file, then its runs still in memory:
-    emission order is kept.
+    grouped by bucket, in emission order); when more than ``mem_pairs`` pairs are held, the
+    runs are written to one file under ``spill_dir``, bucket after bucket (a vectorised
+    scatter, one write), with each bucket's offset kept, so memory stays bounded whatever the
+    input. A bucket drains as its part of each spill file (``pread``), then its part of the
+    runs still in memory: emission order is kept.
     """
 
     def __init__(self, a: np.ndarray, n_acc: int, est_pairs: int, n_rows: int,
@@ -149,12 +157,13 @@ class _Buckets:
         self.spill_dir = spill_dir
         self.spilled_pairs = 0
         self.spills = 0
-        self.on_disk: set[int] = set()
+        self.files: list[tuple[int, np.ndarray]] = []  # spill files: descriptor, offsets
 
     def add(self, key: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
         if len(key) == 0:
             return
-        left, right = left.astype(self.idx_dtype), right.astype(self.idx_dtype)
+        left = left.astype(self.idx_dtype, copy=False)
+        right = right.astype(self.idx_dtype, copy=False)
         if self.k == 1:
             ends = np.array([0, len(key)], dtype=np.int64)
         else:
@@ -166,9 +175,6 @@ class _Buckets:
         self.held += len(key)
         if self.held > self.mem_pairs:
             self._spill()
-
-    def _file(self, b: int) -> Path:
-        return self.spill_dir / f"{b}.pairs"
 
     def _share(self, b: int) -> list[np.ndarray]:
         """Bucket ``b``'s pairs in the runs held, as ``(n, 2)`` blocks in emission order."""
@@ -183,28 +189,60 @@ class _Buckets:
         return out
 
     def _spill(self) -> None:
+        """Write the runs held to one file, bucket after bucket (each bucket's pairs in
+        emission order), and remember where each bucket starts in it."""
         self.spill_dir.mkdir(parents=True, exist_ok=True)
-        for b in range(self.k):
-            blocks = self._share(b)
-            if blocks:
-                with open(self._file(b), "ab") as fh:
-                    for blk in blocks:
-                        blk.tofile(fh)
-                self.on_disk.add(b)
+        counts = np.stack([np.diff(ends) for _, _, ends in self.runs])  # (runs, buckets)
+        offsets = np.zeros(self.k + 1, dtype=np.int64)
+        np.cumsum(counts.sum(axis=0), out=offsets[1:])
+        base = offsets[:-1] + (np.cumsum(counts, axis=0) - counts)  # run r's part of bucket b
+        out = np.empty((int(offsets[-1]), 2), dtype=self.idx_dtype)
+        for r, (left, right, ends) in enumerate(self.runs):
+            dest = np.repeat(base[r] - ends[:-1], counts[r])
+            dest += np.arange(len(left))
+            out[dest, 0] = left
+            out[dest, 1] = right
+        del base, counts
+        path = self.spill_dir / f"{len(self.files)}.pairs"
+        out.tofile(path)
+        self.files.append((os.open(path, os.O_RDONLY), offsets))
         self.runs = []
         self.spilled_pairs += self.held
         self.spills += 1
         self.held = 0
 
+    def blocks(self, b: int) -> list[np.ndarray]:
+        """Bucket ``b``'s pairs as ``(n, 2)`` blocks in emission order (from each spill file,
+        then the runs in memory)."""
+        width = 2 * np.dtype(self.idx_dtype).itemsize
+        out = []
+        for fd, offsets in self.files:
+            s, e = int(offsets[b]), int(offsets[b + 1])
+            if e > s:
+                buf = os.pread(fd, (e - s) * width, s * width)
+                out.append(np.frombuffer(buf, dtype=self.idx_dtype).reshape(-1, 2))
+        if self.runs:
+            out += self._share(b)
+        return out
+
+    def close(self) -> None:
+        """Close the spill files (the caller removes ``spill_dir``)."""
+        for fd, _ in self.files:
+            os.close(fd)
+        self.files = []
+
     def drain(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
-        """Yield ``(key, left, right, base)`` per bucket in key order, releasing what it can."""
-        runs = self.runs
-        for b in range(self.k):
-            blocks = self._share(b) if runs else []
-            if b in self.on_disk:
-                path = self._file(b)
-                blocks.insert(0, np.fromfile(path, dtype=self.idx_dtype).reshape(-1, 2))
-                path.unlink()
+        """Yield ``(key, left, right, base)`` per bucket in key order."""
+        return _drain([self])
+
+
+def _drain(sets: list[_Buckets]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    """Yield ``(key, left, right, base)`` per bucket in key order, the pairs of ``sets``
+    (same geometry, emitted from consecutive row ranges) one after the other."""
+    first = sets[0]
+    try:
+        for b in range(first.k):
+            blocks = [blk for bs in sets for blk in bs.blocks(b)]
             if not blocks:
                 continue
             pairs = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
@@ -212,35 +250,95 @@ class _Buckets:
             left = np.ascontiguousarray(pairs[:, 0])
             right = np.ascontiguousarray(pairs[:, 1])
             del pairs
-            al, ar = self.a[left], self.a[right]
+            al, ar = first.a[left], first.a[right]
             key = np.minimum(al, ar).astype(np.int64)
-            key *= self.n_acc
+            key *= first.n_acc
             key += np.maximum(al, ar)
             del al, ar
-            yield key, left, right, b * self.width
-        self.runs = []
-        self.held = 0
+            yield key, left, right, b * first.width
+    finally:
+        for bs in sets:
+            bs.runs = []
+            bs.held = 0
+            bs.close()
 
 
-def _emit_pairs(rows: _Rows, cand: np.ndarray, buckets: _Buckets, step: int,
-                stats: dict[str, Any]) -> None:
-    """Materialise every candidate pair in steps of at most ``step`` into ``buckets``."""
-    n_acc = len(rows.acc_id)
-    steps = same = 0
-    for r0, r1, sub in _pieces(cand, step):
-        left, right = _emit(cand, r0, r1, sub)
-        steps += 1
-        al, ar = rows.a[left], rows.a[right]
-        keep = al != ar  # an account never pairs with itself
-        n_keep = int(np.count_nonzero(keep))
-        if n_keep < len(keep):
-            same += len(keep) - n_keep
-            left, right, al, ar = left[keep], right[keep], al[keep], ar[keep]
-        key = np.minimum(al, ar).astype(np.int64)
-        key *= n_acc
-        key += np.maximum(al, ar)
-        buckets.add(key, left, right)
-    stats.update(same_account_pairs=same, emit_steps=steps, buckets=buckets.k)
+def _count_rows(o: np.ndarray, t: np.ndarray, w: int, obj_starts: np.ndarray, r0: int, r1: int,
+                dtype: Any = np.int32) -> np.ndarray:
+    """The candidate pairs of rows ``r0..r1`` (what :func:`_count` gives them), counted
+    over just the objects those rows belong to: the per-row counts need not be kept."""
+    n = len(o)
+    g0 = int(np.searchsorted(obj_starts, r0, side="right")) - 1
+    g1 = int(np.searchsorted(obj_starts, r1 - 1, side="right"))
+    a0 = int(obj_starts[g0])
+    a1 = int(obj_starts[g1]) if g1 < len(obj_starts) else n
+    cand, _, _ = _count(o[a0:a1], t[a0:a1], w, dtype=dtype)
+    return cand[r0 - a0:r1 - a0]
+
+
+def _emit_pairs(rows: _Rows, cand: np.ndarray | Callable[[int, int], np.ndarray],
+                buckets: _Buckets | list[_Buckets], step: int, stats: dict[str, Any], *,
+                obj_starts: np.ndarray | None = None, obj_cand: np.ndarray | None = None
+                ) -> None:
+    """Materialise every candidate pair in steps of at most ``step`` into ``buckets``.
+
+    ``cand`` is the per-row candidate counts, or a function giving them for a row range
+    (then ``obj_starts`` and ``obj_cand`` are needed). Given several bucket sets, the rows
+    are cut at object starts into that many ranges of about equal candidate pairs, each
+    emitted on its own thread into its own set (drain them with :func:`_drain` in this
+    order: the pairs of a bucket stay in emission order)."""
+    sets = buckets if isinstance(buckets, list) else [buckets]
+    n = len(rows.o)
+    window = 1 << 20
+    if callable(cand):
+        cand_of = cand
+    else:
+        arr = cand
+        cand_of = lambda r0, r1: arr[r0:r1]  # noqa: E731
+        if len(sets) > 1 and obj_cand is None:
+            obj_starts, obj_cand = _segments(rows.o)[0], None
+            obj_cand = np.add.reduceat(arr, obj_starts, dtype=np.int64) if n else None
+    cuts = [0]
+    if len(sets) > 1 and n and obj_cand is not None and obj_starts is not None:
+        cum = np.cumsum(obj_cand)
+        for i in range(1, len(sets)):
+            g = int(np.searchsorted(cum, int(cum[-1]) * i // len(sets)))
+            cuts.append(int(obj_starts[min(g + 1, len(obj_starts) - 1)]) if g + 1 < len(obj_starts)
+                        else n)
+    cuts += [n] * (len(sets) + 1 - len(cuts))
+    cuts = [max(c, cuts[i - 1]) if i else c for i, c in enumerate(cuts)]
+    dtype = np.int32 if n < (1 << 31) else np.int64
+
+    def run(i: int) -> tuple[int, int]:
+        bs, steps, same = sets[i], 0, 0
+        n_acc = len(rows.acc_id)
+        for w0 in range(cuts[i], cuts[i + 1], window):
+            w1 = min(cuts[i + 1], w0 + window)
+            cw = cand_of(w0, w1)
+            for r0, r1, sub in _pieces(cw, step):
+                left, right = _emit(cw, r0, r1, sub, dtype)
+                left += w0
+                right += w0
+                steps += 1
+                al, ar = rows.a[left], rows.a[right]
+                keep = al != ar  # an account never pairs with itself
+                n_keep = int(np.count_nonzero(keep))
+                if n_keep < len(keep):
+                    same += len(keep) - n_keep
+                    left, right, al, ar = left[keep], right[keep], al[keep], ar[keep]
+                key = np.minimum(al, ar).astype(np.int64)
+                key *= n_acc
+                key += np.maximum(al, ar)
+                bs.add(key, left, right)
+        return steps, same
+
+    if len(sets) == 1:
+        done = [run(0)]
+    else:
+        with ThreadPoolExecutor(max_workers=len(sets)) as pool:
+            done = list(pool.map(run, range(len(sets))))
+    stats.update(same_account_pairs=sum(x[1] for x in done),
+                 emit_steps=sum(x[0] for x in done), buckets=sets[0].k)
 
 
 def _bounded_map(fn: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[_R]:
@@ -359,24 +457,40 @@ def _reduce_lean(key: np.ndarray, left: np.ndarray, right: np.ndarray, base: int
     a key group (emission order is object order), the median from a sort of the deltas of
     the groups of two or more pairs only. ``gmax`` is given when ``g`` is."""
     m = len(key)
-    order = _packed_argsort(key - base, int(key.max()) - base)
-    key = key[order]
-    li, ri = left[order], right[order]
-    del order
+    # rows gathered in emission order (left/right mostly increasing: cache-friendly), then
+    # permuted within the bucket (small arrays)
+    tl, tr, ol = rows.t[left], rows.t[right], rows.o[left]
+    bits = max(1, (m - 1).bit_length())
+    vmax = int(key.max()) - base
+    if vmax.bit_length() + bits <= 63:  # key and position in one int64: one sort, no gather
+        packed = key - base
+        packed <<= bits
+        packed |= np.arange(m, dtype=np.int64)
+        packed.sort()
+        order = packed & ((1 << bits) - 1)
+        packed >>= bits
+        packed += base
+        key = packed
+        del packed
+    else:
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+    ti, d, oi = tl[order], tr[order], ol[order]
+    del order, tl, tr, ol
     newg = np.empty(m, dtype=bool)
     newg[0] = True
     np.not_equal(key[1:], key[:-1], out=newg[1:])
     starts = np.flatnonzero(newg)
     size = np.diff(np.append(starts, m))
-    ti = rows.t[li]
-    d = rows.t[ri]
-    del ri
-    last = np.maximum.reduceat(d, starts)
-    first = np.minimum.reduceat(ti, starts)
+    last = np.maximum.reduceat(d, starts).astype(np.int64)
+    first = np.minimum.reduceat(ti, starts).astype(np.int64)
     d -= ti  # tj - ti >= 0: the left row comes first in (object, time)
     del ti
-    oi = rows.o[li]
-    del li
+    if rows.t_scale != 1 or rows.t_base:
+        first *= rows.t_scale
+        first += rows.t_base
+        last *= rows.t_scale
+        last += rows.t_base
     newo = newg
     newo[1:] |= oi[1:] != oi[:-1]
     support = np.add.reduceat(newo, starts, dtype=np.int64)
@@ -392,6 +506,7 @@ def _reduce_lean(key: np.ndarray, left: np.ndarray, right: np.ndarray, base: int
         c = size[multi]
         n_multi = len(c)
         gl = np.repeat(np.arange(n_multi, dtype=np.int64), c)
+        ds = ds.astype(np.int64, copy=False)
         dbits = max(1, int(ds.max()).bit_length())
         if (n_multi - 1).bit_length() + dbits <= 63:
             gl <<= dbits
@@ -402,8 +517,10 @@ def _reduce_lean(key: np.ndarray, left: np.ndarray, right: np.ndarray, base: int
             ds = ds[np.lexsort((ds, gl))]
         del gl
         s0 = np.cumsum(c) - c
-        median[multi] = (ds[s0 + (c - 1) // 2] + ds[s0 + c // 2]) / 2.0
+        median[multi] = (ds[s0 + (c - 1) // 2].astype(np.float64) + ds[s0 + c // 2]) / 2.0
     del d
+    if rows.t_scale != 1:
+        median *= rows.t_scale
     weight = size.astype(np.int64)
     out = {"key": key[starts], "weight": weight, "support": support, "first": first,
            "last": last, "median_us": median, "event_pairs": m}

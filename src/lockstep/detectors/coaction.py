@@ -65,10 +65,11 @@ from lockstep.detectors._sweep import (  # noqa: F401 (re-exported)
 from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
-from lockstep.significance import CoActionNull
 
 if TYPE_CHECKING:
     import duckdb
+
+    from lockstep.significance import CoActionNull  # scipy: imported when fitting
 
     from lockstep.workspace import Workspace
 
@@ -262,6 +263,8 @@ class CoActionDetector(BaseDetector):
 
         # the null model sees every row (objects acted on once count in account degrees)
         _, all_starts, all_cand = _count(rows.o, rows.t, wus)
+        from lockstep.significance import CoActionNull
+
         null = CoActionNull.from_rows(rows.o, rows.a, all_cand, all_starts, len(rows.acc_id))
         del all_starts, all_cand
         rows = _drop_unshared(rows)

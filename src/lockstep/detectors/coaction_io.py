@@ -4,9 +4,10 @@
 <lockstep.detectors.CoActionDetector.write_pairs>`) computes exactly the edges of
 ``CoActionDetector(...).fit(ws).edges_`` (same pairs, weights, supports, first/last seen and
 median deltas, same order) but writes each key-range bucket to the file as soon as it is
-reduced, so the edge table never exists in memory. Memory is the staged rows (about 16 bytes
-per object row acted on at least twice) plus ``memory_mb``: the candidate pairs beyond the
-budget wait in per-bucket files (8 bytes a pair) in the temporary directory.
+reduced, so the edge table never exists in memory. Memory is the staged rows (12 to 16 bytes
+per row of an object acted on at least twice) and the accounts' ids, plus ``memory_mb``:
+DuckDB's limit while staging, the candidate pairs held before they wait on disk (8 bytes a
+pair, one file per key range, in the temporary directory) and the buckets in flight.
 
 Files:
 
@@ -15,23 +16,26 @@ Files:
   plus ``evidence`` (space-separated ``event_a|event_b`` ids, at most ``max_evidence`` per
   pair) when asked; a header row; times ISO 8601 UTC with ``Z``, with microseconds only when
   some staged time has a fraction of a second; fields quoted only when an id needs it. This is
-  the format of :func:`lockstep.pairs.write_pairs`.
+  the format of :func:`lockstep.pairs.write_pairs` (which prints ``7.0`` where this prints
+  ``7``: the same number).
 - ``parquet``: the same columns, typed as in :data:`~lockstep.detectors.base.EDGE_SCHEMA`
-  (``evidence`` a list of strings).
-
-Input: a workspace, or one events file in the generic format (CSV or Parquet) read directly
-by DuckDB through the generic reader and the ingest's typing (:func:`_file_connection`):
-nothing is stored, a bad row stops the run, and rows are used as they are (ingest would also
-drop repeated event ids and compute URL domains: ``co-domain`` needs a workspace).
+  (``evidence`` a list of strings), snappy, row groups of ~128k pairs.
 
 ``expected`` and ``p_value`` are not written (the null model needs every row's account
 degree; use :meth:`~lockstep.detectors.CoActionDetector.fit` for them).
 
-Fast path: for post, reply and venue objects (one object per event, so no event pair can
-repeat through two objects) without evidence or sampling, only integer codes leave DuckDB
-(:func:`~lockstep.detectors._rows._stage_lean`) and buckets are reduced without evidence
-(:func:`~lockstep.detectors._sweep._reduce_lean`); otherwise the rows are staged as for
-``fit``.
+Input: a workspace, or one events file in the generic format (CSV or Parquet) read directly,
+without ingest: nothing is stored, the ingest's typing SQL checks every row (a bad row stops
+the run), and rows are used as they are (ingest would also drop repeated event ids and
+compute URL domains: ``co-domain`` needs a workspace).
+
+Fast path (post, reply and venue objects: one object per event, so no event pair repeats
+through two objects; without evidence or sampling): only integer codes are staged
+(:func:`~lockstep.detectors._rows._stage_lean` from a workspace,
+:func:`~lockstep.detectors._filerows._stage_file` from a file, in one or two streaming
+passes), per-row candidate counts are recounted a window at a time instead of kept, and
+buckets are reduced without evidence (:func:`~lockstep.detectors._sweep._reduce_lean`).
+Otherwise the rows are staged as for ``fit`` (from a file through :func:`_file_connection`).
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +60,8 @@ from lockstep.detectors._sweep import (
     _bounded_map,
     _Buckets,
     _count,
+    _count_rows,
+    _drain,
     _emit_pairs,
     _reduce,
     _reduce_lean,
@@ -76,10 +84,11 @@ FILE_COLUMNS = ("platform_a", "account_a", "platform_b", "account_b", "signal", 
 FORMATS = ("csv", "parquet")
 
 _US = 1_000_000
-_THREADS = int(os.environ.get("LS_THREADS", 0)) or max(1, min(4, os.cpu_count() or 1))
+_THREADS = max(1, min(4, os.cpu_count() or 1))
 _TS = pa.timestamp("us", tz="UTC")
 _NEEDS_QUOTES = r'[",\r\n]'
 _PAIR_BYTES_REDUCE = 200  # working bytes per pair of a bucket being reduced and written
+_ROW_GROUP = 1 << 17  # Parquet rows per row group (about)
 
 
 def write_pairs(workspace: Workspace | str | Path, path: str | Path, *,
@@ -140,7 +149,25 @@ def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path:
                  *, fmt: str | None = None, evidence: bool = False,
                  memory_mb: int = 256) -> dict[str, Any]:
     """:func:`write_pairs` with the parameters of ``det`` (what
-    :meth:`CoActionDetector.write_pairs` runs)."""
+    :meth:`CoActionDetector.write_pairs` runs).
+
+    While it runs, Arrow allocates from the system allocator (restored after), and glibc's
+    malloc is set to map blocks over 256 KiB separately and to trim its heap above 1 MiB
+    (``mallopt``; this stays for the process): the default allocators keep freed memory for
+    reuse, which on this workload is most of the peak.
+    """
+    _tune_malloc()
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return _stream_pairs(det, workspace, path, fmt=fmt, evidence=evidence,
+                             memory_mb=memory_mb)
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path: str | Path,
+                  *, fmt: str | None, evidence: bool, memory_mb: int) -> dict[str, Any]:
     from lockstep.detectors.base import _check_int
     from lockstep.detectors.coaction import SIGNALS, _describe_largest, estimate_window
 
@@ -173,7 +200,8 @@ def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path:
                              "file into a workspace first")
         if lean:
             try:
-                rows, counts = _stage_file(Path(workspace), otype, threads=_THREADS)
+                rows, counts = _stage_file(Path(workspace), otype, threads=_THREADS,
+                                           keep_bytes=budget // 2)
             except HashCollision:
                 pass
         if rows is None:
@@ -204,7 +232,7 @@ def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path:
         "format": fmt, "evidence": evidence, "memory_mb": memory_mb, "lean": lean,
         "pair_budget": det.pair_budget, "popular_threshold": det.popular_threshold}
     if det.window is None:
-        window_s, rule = estimate_window(rows.o, rows.t)
+        window_s, rule = estimate_window(rows.o, rows.t.astype(np.int64) * rows.t_scale)
     else:
         window_s, rule = float(det.window), "given"
     wus = int(round(window_s * _US))
@@ -212,32 +240,44 @@ def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path:
     if not lean:
         rows = _drop_unshared(rows)
     small = np.int32 if len(rows.o) < (1 << 31) else np.int64
-    cand, obj_starts, obj_cand = _count(rows.o, rows.t, wus, dtype=small)
+    cand, obj_starts, obj_cand = _count(rows.o, rows.t, wus // rows.t_scale, dtype=small)
     stats.update(objects_shared=int(len(obj_starts)), candidate_pairs=int(cand.sum()),
                  largest_objects=_describe_largest(rows, obj_starts, obj_cand))
     if not lean:
         rows, cand = det._popular(rows, cand, obj_starts, obj_cand, wus, stats)
     else:
         stats.update(popular_objects=[], popular_objects_count=0, exact=True)
-    del obj_starts, obj_cand
+        del cand  # recounted while emitting
+        cand = None
     lap("count")
 
-    mem_pairs = max(1 << 16, min(det.pair_budget, budget // 2 // 8))
-    step = max(1 << 14, min(_EMIT_STEP, mem_pairs, budget // 8 // 64))
-    bucket_pairs = max(1 << 14, budget // (_THREADS + 2) // _PAIR_BYTES_REDUCE)
+    # pairs held before spilling, per emission step and per bucket: from memory_mb, and never
+    # more than pair_budget (which therefore also forces small steps and many buckets)
+    mem_pairs = max(1 << 10, min(det.pair_budget, budget // 4 // 8))
+    step = max(1 << 10, min(_EMIT_STEP, mem_pairs, budget // 8 // 64))
+    bucket_pairs = max(1 << 10, min(det.pair_budget,
+                                    budget // (_THREADS + 2) // _PAIR_BYTES_REDUCE))
     spill_dir = Path(tmp_root) / f"coaction-{os.getpid()}-{id(det):x}-{time.monotonic_ns()}"
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        buckets = _Buckets(rows.a, len(rows.acc_id), int(cand.sum()), len(rows.o), mem_pairs,
-                           spill_dir, bucket_pairs)
-        _emit_pairs(rows, cand, buckets, step, stats)
-        del cand
-        if buckets.spills and buckets.held:
-            buckets._spill()  # the reduce phase then holds only the buckets in flight
+        total = int(stats["candidate_pairs"]) if cand is None else int(cand.sum())
+        sets = [_Buckets(rows.a, len(rows.acc_id), total, len(rows.o), mem_pairs // _THREADS,
+                         spill_dir / str(i), bucket_pairs) for i in range(_THREADS)]
+        if lean:  # the per-row counts are recounted a window at a time, not kept
+            _emit_pairs(rows, partial(_count_rows, rows.o, rows.t, wus // rows.t_scale,
+                                      obj_starts, dtype=small),
+                        sets, step, stats, obj_starts=obj_starts, obj_cand=obj_cand)
+        else:
+            _emit_pairs(rows, cand, sets, step, stats)
+        del cand, obj_starts, obj_cand
+        for bs in sets:
+            if bs.held and any(x.spills for x in sets):
+                bs._spill()  # the reduce phase then holds only the buckets in flight
         _release()
         lap("emit")
-        stats["spilled_pairs"] = buckets.spilled_pairs
-        n_edges, n_pairs = _write(det, rows, buckets, tmp_path, fmt, evidence)
+        stats["spilled_pairs"] = sum(bs.spilled_pairs for bs in sets)
+        stats["spills"] = sum(bs.spills for bs in sets)
+        n_edges, n_pairs = _write(det, rows, _drain(sets), tmp_path, fmt, evidence)
         tmp_path.replace(path)
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
@@ -274,7 +314,9 @@ def _file_connection(path: Path, memory_limit: str, threads: int
         con.execute(f"CREATE TEMP VIEW events AS SELECT {cols}, NULL::VARCHAR AS ingest_id, "
                     f"platform FROM ({typed}) WHERE CASE WHEN _err IS NULL THEN true "
                     f"ELSE error({bad} || _err) END")
-        con.execute(f"CREATE TEMP VIEW hosts AS {empty_select('hosts')}")
+        for table in TABLE_COLUMNS:  # the other tables, empty (the objects view reads some)
+            if table != "events":
+                con.execute(f"CREATE TEMP VIEW {table} AS {empty_select(table)}")
         con.execute(f"CREATE TEMP VIEW objects AS {OBJECTS_VIEW_SQL}")
     except BaseException:
         con.close()
@@ -282,13 +324,14 @@ def _file_connection(path: Path, memory_limit: str, threads: int
     return con
 
 
-def _write(det: CoActionDetector, rows: _Rows, buckets: _Buckets, path: Path, fmt: str,
+def _write(det: CoActionDetector, rows: _Rows, buckets: Iterator[Any], path: Path, fmt: str,
            evidence: bool) -> tuple[int, int]:
     """Reduce the buckets on worker threads, each into a file part, written in key order."""
     n_acc = len(rows.acc_id)
     signal = det._signal_name()
     lean = rows.lean
-    fraction = bool(len(rows.t)) and bool(np.any(rows.t % _US))
+    fraction = (rows.t_scale % _US != 0 and bool(len(rows.t))
+                and bool(np.any((rows.t * rows.t_scale + rows.t_base) % _US)))
     csv_opts = None
     if fmt == "csv":
         ids = [rows.acc_id, rows.acc_platform] + ([rows.ev_id] if evidence else [])
@@ -319,7 +362,7 @@ def _write(det: CoActionDetector, rows: _Rows, buckets: _Buckets, path: Path, fm
         with open(path, "wb") as fh:
             fh.write((",".join(FILE_COLUMNS + (("evidence",) if evidence else ())) + "\n")
                      .encode())
-            for i, (n, m, buf) in enumerate(_bounded_map(finish, buckets.drain(), _THREADS)):
+            for i, (n, m, buf) in enumerate(_bounded_map(finish, buckets, _THREADS)):
                 n_edges += n
                 n_pairs += m
                 if buf is not None:
@@ -330,27 +373,57 @@ def _write(det: CoActionDetector, rows: _Rows, buckets: _Buckets, path: Path, fm
     import pyarrow.parquet as pq
 
     schema = _file_schema(evidence)
-    with pq.ParquetWriter(path, schema) as writer:
-        for n, m, table in _bounded_map(finish, buckets.drain(), _THREADS):
+    # dictionaries only where values repeat (account ids rarely do: building one is wasted);
+    # buckets are gathered into row groups of ~128k rows (each row group keeps metadata in
+    # the writer until it closes: one per small bucket adds up)
+    held: list[pa.Table] = []
+    n_held = 0
+    with pq.ParquetWriter(path, schema, compression="snappy",
+                          use_dictionary=["platform_a", "platform_b", "signal"]) as writer:
+        for i, (n, m, table) in enumerate(_bounded_map(finish, buckets, _THREADS)):
             n_edges += n
             n_pairs += m
             if table is not None:
-                writer.write_table(table)  # type: ignore[arg-type]
-        if n_edges == 0:
-            writer.write_table(schema.empty_table())
+                held.append(table)  # type: ignore[arg-type]
+                n_held += n
+            if n_held >= _ROW_GROUP:
+                writer.write_table(pa.concat_tables(held), row_group_size=n_held)
+                held, n_held = [], 0
+            if i % 16 == 15:
+                _release()
+        if held or n_edges == 0:
+            writer.write_table(pa.concat_tables(held) if held else schema.empty_table())
     return n_edges, n_pairs
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _libc() -> Any:
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 (glibc only)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def _tune_malloc() -> None:
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, 256 << 10)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 20)
 
 
 def _release() -> None:
     """Hand memory freed by Arrow and by glibc's malloc back to the system (both keep freed
     memory for reuse; between phases that only inflates the peak)."""
     pa.default_memory_pool().release_unused()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _file_schema(evidence: bool) -> pa.Schema:
