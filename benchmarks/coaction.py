@@ -250,13 +250,26 @@ def _extrapolate(res: dict, log: Path, ref: dict | None, pairs: int) -> dict:
         raise SystemExit(f"toolkit stopped before any progress; see {log}")
     t_last, msg = done[-1]
     k, total = (int(x) for x in msg.split()[1::2])
-    compute = (t_last - read) * total / k
+    finished = next((float(t) for t, m in lines if m == "compute done"), None)
+    compute = finished - read if finished is not None else (t_last - read) * total / k
     per_row = ref["write"] / ref["rows_written"] if ref and ref.get("rows_written") else None
     write = per_row * 2 * pairs if per_row and pairs else float("nan")
+    how_write = f"write of {2 * pairs:,} rows at the 1M rate"
+    edges = log.parent / "toolkit_edges.csv"
+    ref_edges = log.parent.parent / f"rows-{BLOCK}" / "toolkit_edges.csv"
+    if (finished is not None and edges.exists() and ref_edges.exists() and ref
+            and ref.get("rows_written") and pairs and (res.get("wall") or 0) > finished + 60):
+        # it was writing when stopped: its own write rate here, in bytes per second
+        rate = edges.stat().st_size / (res["wall"] - finished)
+        row_bytes = ref_edges.stat().st_size / ref["rows_written"]
+        write = 2 * pairs * row_bytes / rate
+        how_write = (f"write of {2 * pairs:,} rows at its measured rate here "
+                     f"({rate / 2**20:.1f} MiB/s over {res['wall'] - finished:.0f} s)")
     res = dict(res)
+    how = ("compute measured (it finished), " if finished is not None else
+           f"stopped at {k}/{total} batches after {t_last:.0f} s: compute x{total}/{k}, ")
     res.update(read=read, compute=compute, write=write, total=read + compute + write,
-               extrapolated=f"stopped after {t_last:.0f} s at {k}/{total} batches; compute "
-                            f"x{total}/{k}, write {2 * pairs:,} rows at the 1M rate")
+               extrapolated=how + how_write)
     return res
 
 
@@ -350,6 +363,8 @@ def _report(n: int, args: argparse.Namespace, d: Path, theirs: dict | None,
     if theirs and theirs.get("extrapolated"):
         print(f"  toolkit EXTRAPOLATED: {theirs['extrapolated']}; its peak memory is that of "
               "the part it ran")
+    if theirs and theirs.get("note"):
+        print(f"  toolkit note: {theirs['note']}")
     if not (theirs and ours):
         return
     target = 10 if n < 5_000_000 else 20

@@ -236,26 +236,35 @@ class _Buckets:
         return _drain([self])
 
 
-def _drain(sets: list[_Buckets]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
-    """Yield ``(key, left, right, base)`` per bucket in key order, the pairs of ``sets``
-    (same geometry, emitted from consecutive row ranges) one after the other."""
+def _load_bucket(sets: list[_Buckets], b: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """``(key, left, right, base)`` of bucket ``b``: its pairs in ``sets`` (same geometry,
+    emitted from consecutive row ranges) one set after the other; None when it is empty.
+    Safe to call from several threads for different buckets (files are read with pread)."""
     first = sets[0]
+    blocks = [blk for bs in sets for blk in bs.blocks(b)]
+    if not blocks:
+        return None
+    pairs = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    del blocks
+    left = np.ascontiguousarray(pairs[:, 0])
+    right = np.ascontiguousarray(pairs[:, 1])
+    del pairs
+    al, ar = first.a[left], first.a[right]
+    key = np.minimum(al, ar).astype(np.int64)
+    key *= first.n_acc
+    key += np.maximum(al, ar)
+    return key, left, right, b * first.width
+
+
+def _drain(sets: list[_Buckets]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    """Yield ``(key, left, right, base)`` per non-empty bucket in key order (see
+    :func:`_load_bucket`), closing the spill files at the end."""
     try:
-        for b in range(first.k):
-            blocks = [blk for bs in sets for blk in bs.blocks(b)]
-            if not blocks:
-                continue
-            pairs = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-            del blocks
-            left = np.ascontiguousarray(pairs[:, 0])
-            right = np.ascontiguousarray(pairs[:, 1])
-            del pairs
-            al, ar = first.a[left], first.a[right]
-            key = np.minimum(al, ar).astype(np.int64)
-            key *= first.n_acc
-            key += np.maximum(al, ar)
-            del al, ar
-            yield key, left, right, b * first.width
+        for b in range(sets[0].k):
+            got = _load_bucket(sets, b)
+            if got is not None:
+                yield got
     finally:
         for bs in sets:
             bs.runs = []

@@ -315,7 +315,11 @@ class CoActionDetector(BaseDetector):
         n_acc = len(rows.acc_id)
         buckets = _Buckets(rows.a, n_acc, int(cand.sum()), len(rows.o), self.pair_budget,
                            spill_dir)
-        _emit_pairs(rows, cand, buckets, min(self.pair_budget, _EMIT_STEP), stats)
+        try:
+            _emit_pairs(rows, cand, buckets, min(self.pair_budget, _EMIT_STEP), stats)
+        except BaseException:
+            buckets.close()  # the spill files (drain closes them otherwise)
+            raise
         lap("emit")
         signal = self._signal_name()
 
