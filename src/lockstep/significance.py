@@ -162,14 +162,23 @@ class CoActionNull:
         pairs = size * (size - 1) / 2
         with np.errstate(divide="ignore", invalid="ignore"):
             q[o[obj_starts]] = np.where(pairs > 0, obj_cand / pairs, 0.0)
-        q = np.clip(q, 0.0, 1.0)
         q[k < 2] = 0.0
+        return cls.from_counts(degree, k, float(len(inc)), q)
+
+    @classmethod
+    def from_counts(cls, degree: np.ndarray, k: np.ndarray, M: float,
+                    q: np.ndarray | None = None) -> CoActionNull:
+        """The null from account degrees ``d_a``, object sizes ``k_o``, incidences ``M`` and
+        each object's within-window probability ``q_o`` (1 when not given: no timing)."""
+        k = np.asarray(k, dtype=np.float64)
+        q = np.ones(len(k)) if q is None else np.clip(np.asarray(q, dtype=np.float64), 0, 1)
         order = np.argsort(k, kind="stable")
         ks, qs = k[order], q[order]
         prefix = tuple(np.r_[0.0, np.cumsum(x)] for x in (ks * ks * qs, ks * qs, qs))
         g = k * k * q
         g_sorted = np.sort(g)
-        return cls(degree, float(len(inc)), g, ks, prefix,  # type: ignore[arg-type]
+        return cls(np.asarray(degree, dtype=np.float64), max(1.0, float(M)), g, ks,
+                   prefix,  # type: ignore[arg-type]
                    g_sorted, np.r_[0.0, np.cumsum(g_sorted)])
 
     def expected(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

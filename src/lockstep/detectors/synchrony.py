@@ -80,7 +80,7 @@ from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int,
 from lockstep.detectors.coaction import PLATFORM_SCOPED, _segments, _sort_by_object
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
-from lockstep.significance import poisson_pvalue
+from lockstep.significance import CoActionNull, poisson_pvalue
 
 if TYPE_CHECKING:
     import duckdb
@@ -194,36 +194,18 @@ def _valid_types(object_types: Any) -> None:
 
 
 # -- the null ----------------------------------------------------------------------------------
-class _ChungLu:
+def _chung_lu(degree: np.ndarray, n_k: np.ndarray, M: float) -> CoActionNull:
     """``E(a, b) = sum_k min(1, d_a n_k / M) min(1, d_b n_k / M)`` over the counted tokens
-    ``k``, in O(log tokens) per pair from prefix sums over tokens sorted by ``n_k``."""
-
-    def __init__(self, degree: np.ndarray, n_k: np.ndarray, M: float) -> None:
-        self.degree = degree.astype(np.float64)
-        self.M = max(1.0, float(M))
-        ks = np.sort(n_k.astype(np.float64))
-        self.ks = ks
-        self.A = np.r_[0.0, np.cumsum(ks * ks)]
-        self.B = np.r_[0.0, np.cumsum(ks)]
-        self.C = float(len(ks))
-
-    def expected(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        da, db = self.degree[a], self.degree[b]
-        lo, hi = np.minimum(da, db), np.maximum(da, db)
-        M = self.M
-        with np.errstate(divide="ignore"):
-            # k <= M / hi: both factors below 1; M / hi < k <= M / lo: one is 1; beyond: both
-            i1 = np.searchsorted(self.ks, M / hi, side="right")
-            i2 = np.searchsorted(self.ks, M / lo, side="right")
-        return (da * db / (M * M) * self.A[i1] + lo / M * (self.B[i2] - self.B[i1])
-                + (self.C - i2))
+    ``k``: the co-action null without timing (:meth:`CoActionNull.from_counts`), its
+    ``expected(a, b)`` in O(log tokens) per pair from prefix sums."""
+    return CoActionNull.from_counts(degree, n_k, M)
 
 
 class _StratifiedNull:
     """The Chung-Lu null within platforms: an account of platform ``p`` holds token ``k``
     with probability ``min(1, d_a n_pk / M_p)`` (``n_pk`` the accounts of ``p`` holding it,
     ``M_p`` the incidences of ``p``), since the posts of one platform are out of reach of the
-    others. Same-platform pairs use the exact sum (:class:`_ChungLu`); cross-platform pairs
+    others. Same-platform pairs use the exact sum (:func:`_chung_lu`); cross-platform pairs
     ``d_a d_b sum_k n_pk n_qk / (M_p M_q)`` (no cap at 1: an upper bound)."""
 
     def __init__(self, degree: np.ndarray, acc_plat: np.ndarray, n_plat: int,
@@ -235,7 +217,7 @@ class _StratifiedNull:
         c = npk[counted]
         self.acc_plat = acc_plat
         self.degree = degree.astype(np.float64)
-        self.same = [_ChungLu(degree, c[c[:, p] > 0, p], M[p]) for p in range(n_plat)]
+        self.same = [_chung_lu(degree, c[c[:, p] > 0, p], M[p]) for p in range(n_plat)]
         self.cross = (c.T @ c) / np.outer(M, M)
 
     def expected(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
