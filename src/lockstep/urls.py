@@ -48,23 +48,25 @@ CREATE OR REPLACE MACRO lockstep_url_parts(u) AS
         '^([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?([^/?#]*)([^?#]*)(\?[^#]*)?',
         ['scheme', 'host', 'path', 'query']);
 CREATE OR REPLACE MACRO lockstep_norm_host(scheme, host) AS
-    CASE lower(scheme)
+    CASE WHEN NOT (host ILIKE 'www%' OR contains(host, ':')) THEN lower(host)  -- fast path
+    ELSE CASE lower(scheme)
         WHEN 'http' THEN regexp_replace(lower(host), '^www[0-9]*\.|:80$', '', 'g')
         WHEN 'https' THEN regexp_replace(lower(host), '^www[0-9]*\.|:443$', '', 'g')
         ELSE regexp_replace(lower(host), '^www[0-9]*\.', '')
-    END;
+    END END;
 CREATE OR REPLACE MACRO lockstep_norm_query(q) AS
-    array_to_string(
-        CASE WHEN q IS NULL OR q = '' OR q = '?' THEN [] ELSE list_filter(string_split(ltrim(q, '?'), '&'),
-                    lambda x: x <> '' AND NOT regexp_matches(x, '^{_TRACKING}(=|$)')) END,
-        '&');
+    -- each parameter gets its own pair of '&' so that one global replace drops every
+    -- tracking parameter; then runs of '&' (empty parameters) collapse (no lambda: cheaper)
+    trim(regexp_replace(regexp_replace('&' || replace(ltrim(q, '?'), '&', '&&') || '&',
+                                       '&{_TRACKING}(=[^&]*)?&', '', 'g'), '&+', '&', 'g'), '&');
 CREATE OR REPLACE MACRO lockstep_norm_parts(p, orig) AS
     CASE
         WHEN orig IS NULL OR trim(orig) = '' THEN NULL
         WHEN coalesce(p.scheme, '') = '' THEN trim(orig)
         ELSE lower(p.scheme) || '://' || lockstep_norm_host(p.scheme, p.host)
-             || regexp_replace(p.path, '/+$', '')
-             || coalesce('?' || nullif(lockstep_norm_query(p.query), ''), '')
+             || rtrim(p.path, '/')
+             || CASE WHEN p.query = '' OR p.query = '?' THEN ''
+                     ELSE coalesce('?' || nullif(lockstep_norm_query(p.query), ''), '') END
     END;
 CREATE OR REPLACE MACRO lockstep_norm_url(u) AS
     -- the one-element list binds the parsed parts once (a macro argument is re-evaluated

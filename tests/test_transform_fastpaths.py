@@ -1,0 +1,115 @@
+"""The ingest's fast paths give exactly what the general rules give.
+
+The expected values below were produced by the general (slower) macros that the fast paths
+replaced, on inputs chosen to sit on every branch: URLs with and without ``www``, ports,
+user info, fragments, empty and tracking parameters; timestamps in ISO layouts with and
+without seconds and fractions, and as UNIX numbers; lists with odd whitespace.
+"""
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from lockstep.readers.transform import install_transform_functions, typed_select
+from lockstep.urls import install_url_functions, normalize_url
+
+URLS = [
+    ("HTTPS://WWW.Example.com:443/a/?utm_source=x&id=3#top", "https://example.com/a?id=3"),
+    ("example.com/?r=http://x", "http://example.com?r=http://x"),
+    ("foo bar://x", "foo bar://x"),
+    ("www2.ex.com/a//", "http://ex.com/a"),
+    ("http://user:pw@Ex.COM:80/", "http://ex.com"),
+    ("ftp://www.x.org:21/a", "ftp://x.org:21/a"),
+    ("https://x.com?", "https://x.com"),
+    ("https://x.com/?fbclid=1", "https://x.com"),
+    ("12345", "12345"),
+    ("http://WWW.x.com:8080/p?a=1&utm_x=2&b", "http://x.com:8080/p?a=1&b"),
+    ("mailto:x@y", "mailto:x@y"),
+    ("https://x.com/#frag", "https://x.com"),
+    ("https://x.com/a/b/?__tn__=1", "https://x.com/a/b"),
+    ("https://x.com/?a=1&&b=2&", "https://x.com?a=1&b=2"),
+    ("https://x.com/??a=1", "https://x.com?a=1"),
+    ("https://x.com/?&&", "https://x.com"),
+    ("https://x.com/?fbclidx=1&_ga&_gax=2&__cft__[0]=z&utm_=&=&a", "https://x.com?fbclidx=1&_gax=2&=&a"),
+    ("https://x.com/?utm_source", "https://x.com"),
+    ("https://x.com/?a=utm_source=1&b=fbclid", "https://x.com?a=utm_source=1&b=fbclid"),
+    ("https://ü.de/ä?ö=1&utm_x=ü#x", "https://ü.de/ä?ö=1"),
+    ("http://a@b@c.com/x?y?z#w#v", "http://b@c.com/x?y?z"),
+    ("https://x.com/?gclid=1&gclid=2&x=1&gclid=3", "https://x.com?x=1"),
+    ("https://x.com/?=utm_x", "https://x.com?=utm_x"),
+    (" https://Wwwx.com/ ", "https://wwwx.com"),
+    ("https://www.x.com:443", "https://x.com"),
+    ("HTTP://WWW3.X.COM:80/A/", "http://x.com/A"),
+]
+
+TIMESTAMPS = [
+    ("2026-03-01T00:00:05Z", "s", "2026-03-01 00:00:05+00"),
+    ("2026-03-01 00:00", "min", "2026-03-01 00:00:00+00"),
+    ("2026-03-01T00:00:05.123Z", "ms", "2026-03-01 00:00:05.123+00"),
+    ("2026-03-01T00:00:05.1234+02:00", "us", "2026-02-28 22:00:05.1234+00"),
+    ("2026-03-01T00:00:05,5Z", "ms", None),
+    ("2026-03-01", "day", "2026-03-01 00:00:00+00"),
+    ("2026-03-01T0:00:05Z", "s", "2026-03-01 00:00:05+00"),
+    ("1700000000", "s", "2023-11-14 22:13:20+00"),
+    ("-5", "s", "1969-12-31 23:59:55+00"),
+    ("1700000000.25", "ms", "2023-11-14 22:13:20.25+00"),
+    ("1700000000.123456", "us", "2023-11-14 22:13:20.123456+00"),
+    ("2026-03-01T00:00:05", "s", "2026-03-01 00:00:05+00"),
+    ("2026-03-01T00:00", "min", "2026-03-01 00:00:00+00"),
+    ("2026-03-01 00:00:05 UTC", "s", "2026-03-01 00:00:05+00"),
+    ("2026-03-01T00:00:05+0530", "s", "2026-02-28 18:30:05+00"),
+    ("2026-03-01T12:30+02:00", "min", "2026-03-01 10:30:00+00"),
+]
+
+
+@pytest.fixture()
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    c.execute("SET TimeZone = 'UTC'")
+    install_url_functions(c)
+    install_transform_functions(c)
+    return c
+
+
+@pytest.mark.parametrize(("url", "expected"), URLS)
+def test_url_normalisation(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize(("raw", "precision", "parsed"), TIMESTAMPS)
+def test_timestamp_parse_and_precision(con: duckdb.DuckDBPyConnection, raw: str,
+                                       precision: str, parsed: str | None) -> None:
+    got = con.execute("SELECT lockstep_ts_precision(?), lockstep_parse_ts(?)::VARCHAR",
+                      [raw, raw]).fetchone()
+    assert got == (precision, parsed)
+
+
+def _typed_events(con: duckdb.DuckDBPyConnection, urls: list[str | None],
+                  hashtags: list[str | None]) -> list[tuple[object, object, object]]:
+    rows = [("facebook", str(i), "a", "2026-03-01T00:00:00Z", u, h)
+            for i, (u, h) in enumerate(zip(urls, hashtags, strict=True))]
+    con.execute("CREATE OR REPLACE TABLE raw_events (platform VARCHAR, event_id VARCHAR, "
+                "account_id VARCHAR, timestamp VARCHAR, urls VARCHAR, hashtags VARCHAR)")
+    con.executemany("INSERT INTO raw_events VALUES (?, ?, ?, ?, ?, ?)", rows)
+    cols = {c: "VARCHAR" for c in ("platform", "event_id", "account_id", "timestamp", "urls",
+                                   "hashtags")}
+    sql = typed_select("events", "raw_events", cols, None)
+    return con.execute(f"SELECT urls, url_keys, hashtags FROM ({sql}) ORDER BY _ord").fetchall()
+
+
+def test_lists_and_url_keys_of_every_length(con: duckdb.DuckDBPyConnection) -> None:
+    # one, two, three (unrolled) and five (lambda) URLs; whitespace of every kind
+    five = [URLS[i] for i in (0, 1, 3, 4, 5)]  # not URLS[2]: it holds a space
+    many = [u for u, _ in five]
+    urls = [None, "", "  ", "\t", URLS[0][0], f"{URLS[0][0]} {URLS[3][0]}",
+            f"\t{URLS[1][0]}  {URLS[4][0]}\n{URLS[5][0]} ", " ".join(many)]
+    tags = [None, "", "a", "#b c", " x\ty ", "#", "a  b", "##z"]
+    got = _typed_events(con, urls, tags)
+    assert [g[0] for g in got] == [
+        None, None, None, None, [URLS[0][0]], [URLS[0][0], URLS[3][0]],
+        [URLS[1][0], URLS[4][0], URLS[5][0]], many]
+    assert [g[1] for g in got] == [
+        None, None, None, None, [URLS[0][1]], [URLS[0][1], URLS[3][1]],
+        [URLS[1][1], URLS[4][1], URLS[5][1]], [e for _, e in five]]
+    assert [g[2] for g in got] == [None, None, ["a"], ["b", "c"], ["x", "y"], [""], ["a", "b"],
+                                   ["z"]]
