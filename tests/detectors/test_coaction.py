@@ -241,6 +241,25 @@ def test_popular_objects_are_sampled_not_dropped(tmp_path: Path) -> None:
     assert again.edges_.equals(det.edges_)  # deterministic under random_state
 
 
+def test_null_model_is_fitted_on_the_thinned_data(tmp_path: Path) -> None:
+    # p-values must describe the data the pairs are counted on: after thinning, what chance
+    # gives a pair of random re-sharers of the viral post is what the thinned post gives
+    rng = random.Random(7)
+    events = [ev(f"u{k}", rng.randrange(300), reposted_id="viral") for k in range(200)]
+    events += [ev(f"u{k}", 1000 + 5 * k, reposted_id=f"niche{k % 20}") for k in range(60)]
+    ws = make_ws(tmp_path, events)
+    exact = pairs_of(edges(ws, window=60))
+    thin = pairs_of(edges(ws, window=60, popular_threshold=500))
+    common = [k for k in thin if k in exact]
+    assert common
+    # every expected value shrinks: the viral post's accounts and in-window pairs are fewer
+    assert all(thin[k]["expected"] < exact[k]["expected"] for k in common)
+    # and chance still explains the viral co-actions: nothing there is significant
+    viral_only = [k for k in common if exact[k]["support"] == 1 and exact[k]["weight"] == 1
+                  and int(k[0][1:]) >= 60 and int(k[1][1:]) >= 60]
+    assert viral_only and all(thin[k]["p_value"] > 0.05 for k in viral_only)
+
+
 def test_window_from_the_data(tmp_path: Path) -> None:
     # second shares after 1, 2, ..., 10 s; the quickest 10% is the 1 s object, which reaches
     # half of its 4 shares at the 3rd share, 7 s after the first
