@@ -120,7 +120,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import special, stats
+from scipy import special  # scipy.stats (about 45 MB) is imported where it is used
 
 from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
 from lockstep.exceptions import UsageError
@@ -221,6 +221,8 @@ def _log_tail(n: np.ndarray, mu: np.ndarray, size: float | None = None) -> np.nd
 
 def _threshold(mu: np.ndarray, alpha: float, size: float | None = None) -> np.ndarray:
     """The least count ``c >= 2`` with ``P(X >= c) <= alpha`` (see :func:`_log_tail`)."""
+    from scipy import stats
+
     mu = np.asarray(mu, dtype=np.float64)
     if size is None:
         c = stats.poisson.isf(alpha, mu) + 1.0
