@@ -264,11 +264,13 @@ class CoActionDetector(BaseDetector):
         stats.update(window_s=wus / _US, window_us=wus, window_rule=rule)
 
         # the null model sees every row (objects acted on once count in account degrees)
-        _, all_starts, all_cand = _count(rows.o, rows.t, wus)
+        counted = _count(rows.o, rows.t, wus)
+        _, all_starts, all_cand = counted
         stats.update(candidate_pairs=int(all_cand.sum()),
                      largest_objects=_describe_largest(rows, all_starts, all_cand))
         lap("count")
-        rows, all_starts, all_cand = self._thin(rows, all_starts, all_cand, wus, stats)
+        rows, (_, all_starts, all_cand) = self._thin(rows, counted, wus, stats)
+        del counted
         lap("popular")
         from lockstep.significance import CoActionNull
 
@@ -279,7 +281,7 @@ class CoActionDetector(BaseDetector):
         cand, obj_starts, obj_cand = _count(rows.o, rows.t, wus)
         stats["objects_shared"] = int(len(obj_starts))
         self._report_split(rows, obj_starts, obj_cand, stats)
-        lap("count")
+        lap("null")
         got = con.execute("SELECT current_setting('temp_directory')").fetchone()
         spill_dir = Path((got[0] if got else None) or tempfile.gettempdir()) / (
             f"coaction-{os.getpid()}-{id(self):x}-{time.monotonic_ns()}")
@@ -290,24 +292,29 @@ class CoActionDetector(BaseDetector):
         stats["seconds"] = secs
         return table, stats
 
-    def _thin(self, rows: _Rows, starts: np.ndarray, obj_cand: np.ndarray, window: int,
-              stats: dict[str, Any], **count: Any) -> tuple[_Rows, np.ndarray, np.ndarray]:
-        """Sample the events of objects above ``popular_threshold`` (all rows, before the
-        null is fitted); return the rows kept and their per-object counts. ``window`` is in
-        the unit of ``rows.t``."""
+    def _thin(self, rows: _Rows, counted: tuple[np.ndarray, np.ndarray, np.ndarray],
+              window: int, stats: dict[str, Any], **count: Any
+              ) -> tuple[_Rows, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Sample the events of objects above ``popular_threshold``.
+
+        ``counted`` is what :func:`_count` gave ``rows`` (``window`` is in the unit of
+        ``rows.t``; ``count`` goes to :func:`_count`); returns the rows kept and their counts,
+        recounted only when something was sampled.
+        """
         stats["popular_objects"] = []
         stats["popular_objects_count"] = 0
         stats["exact"] = True
+        _, starts, obj_cand = counted
         if self.popular_threshold is None or not np.any(obj_cand > self.popular_threshold):
-            return rows, starts, obj_cand
+            return rows, counted
         rows, sampled = _sample_popular(rows, starts, obj_cand, self.popular_threshold,
                                         self.random_state)
         stats["popular_objects"] = sampled[:_MAX_REPORTED]
         stats["popular_objects_count"] = len(sampled)
         stats["exact"] = False
-        _, starts, obj_cand = _count(rows.o, rows.t, window, **count)
-        stats["candidate_pairs_sampled"] = int(obj_cand.sum())
-        return rows, starts, obj_cand
+        counted = _count(rows.o, rows.t, window, **count)
+        stats["candidate_pairs_sampled"] = int(counted[2].sum())
+        return rows, counted
 
     def _report_split(self, rows: _Rows, obj_starts: np.ndarray, obj_cand: np.ndarray,
                       stats: dict[str, Any]) -> None:

@@ -237,10 +237,8 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
     stats.update(objects_shared=int(len(obj_starts)), candidate_pairs=int(cand.sum()),
                  largest_objects=_describe_largest(rows, obj_starts, obj_cand))
     if not lean:
-        rows, _, _ = det._thin(rows, obj_starts, obj_cand, wus // rows.t_scale, stats,
-                               dtype=small)
-        if not stats["exact"]:
-            cand, obj_starts, obj_cand = _count(rows.o, rows.t, wus // rows.t_scale, dtype=small)
+        rows, (cand, obj_starts, obj_cand) = det._thin(
+            rows, (cand, obj_starts, obj_cand), wus // rows.t_scale, stats, dtype=small)
         det._report_split(rows, obj_starts, obj_cand, stats)
     else:
         stats.update(popular_objects=[], popular_objects_count=0, exact=True)

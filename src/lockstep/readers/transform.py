@@ -17,10 +17,6 @@ __all__ = ["install_transform_functions", "typed_select", "KNOWN_EXTENSIONS"]
 #: Extension columns with a meaning; any other unknown column goes into ``extra`` (JSON).
 KNOWN_EXTENSIONS = {"ts_precision", "client_timestamp", "domains", "object_ids"}
 _LIST_EXTENSIONS = {"domains", "object_ids"}
-#: Platform names that pass the name check without a regex (a fast path; others are checked).
-_COMMON_PLATFORMS = ", ".join(f"'{p}'" for p in (
-    "facebook", "instagram", "x", "twitter", "telegram", "bluesky", "tiktok", "youtube",
-    "reddit", "threads", "vk", "mastodon", "whatsapp"))
 
 _MACROS = r"""
 CREATE OR REPLACE MACRO lockstep_iso_like(s) AS
@@ -129,8 +125,7 @@ def typed_select(table: str, source: str, columns: dict[str, str],
     required = [f"WHEN {c} IS NULL THEN 'missing {c}'" for c in REQUIRED_COLUMNS[table]]
     checks = ["WHEN _error IS NOT NULL THEN _error",
               "WHEN platform IS NULL THEN 'no platform: add a platform column or pass --platform'",
-              f"WHEN platform NOT IN ({_COMMON_PLATFORMS}) AND "
-              "NOT regexp_full_match(platform, '[a-z0-9][a-z0-9_.-]*') THEN "
+              "WHEN NOT regexp_full_match(platform, '[a-z0-9][a-z0-9_.-]*') THEN "
               "'platform ' || platform || ' is not a lower-case name (facebook, x, telegram, ...)'"
               ] + required + checks
     middle = ", ".join(f"{expr} AS {_q('__t_' + name)}" for name, expr in typed.items())
