@@ -17,6 +17,18 @@ def ws(tmp_path: Path) -> Workspace:
     return Workspace.open(tmp_path / "ws")
 
 
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A workspace holding :func:`lockstep.testing.make_campaign` (seed 0), one per module."""
+    from lockstep.ingestion import ingest
+    from lockstep.testing import make_campaign
+
+    tmp = tmp_path_factory.mktemp("campaign")
+    ws = Workspace.open(tmp / "ws")
+    ingest(ws, [make_campaign(tmp, seed=0)])
+    return ws
+
+
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(text, bytes):

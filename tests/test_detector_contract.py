@@ -5,19 +5,9 @@ from pathlib import Path
 
 import pytest
 
-import lockstep
 from lockstep.detectors import BaseDetector, all_detectors
-from lockstep.ingestion import ingest
 from lockstep.testing import check_detector, make_campaign
 from lockstep.workspace import Workspace
-
-
-@pytest.fixture(scope="module")
-def campaign(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    tmp = tmp_path_factory.mktemp("campaign")
-    ws = lockstep.open_workspace(tmp / "ws")
-    ingest(ws, [make_campaign(tmp, seed=0)])
-    return ws
 
 
 @pytest.mark.parametrize("detector", all_detectors(), ids=lambda d: d._signal_name())

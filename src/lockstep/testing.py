@@ -14,6 +14,7 @@ import csv
 import inspect
 import json
 import random
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +26,46 @@ from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, NotFittedError, c
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
-__all__ = ["check_detector", "make_campaign", "CAMPAIGN_NETWORK"]
+__all__ = ["check_detector", "make_campaign", "events_workspace", "CAMPAIGN_NETWORK"]
 
 #: ``network_id`` of the planted group in :func:`make_campaign`'s truth table.
 CAMPAIGN_NETWORK = "campaign-1"
 
 _EVENT_COLUMNS = ("platform", "event_id", "account_id", "timestamp", "action", "text", "urls",
                   "hashtags", "mentions", "reposted_id", "replied_id", "image_hashes", "venue_id")
+
+
+def events_workspace(tmp_dir: str | Path, events: list[dict[str, Any]], *, name: str = "ws",
+                     columns: tuple[str, ...] = _EVENT_COLUMNS,
+                     defaults: dict[str, Any] | None = None) -> Workspace:
+    """A workspace ``tmp_dir/name`` holding ``events``, ingested from a generic-format CSV.
+
+    Each event is a dict of generic fields; ``timestamp`` is UNIX seconds (written as exact
+    ISO 8601, microseconds kept without float rounding); ``platform`` defaults to ``x`` and
+    event ids are ``e0``, ``e1``, ... unless given; ``defaults`` fill other missing fields and
+    ``columns`` are the CSV's columns (missing fields empty).
+    """
+    import lockstep
+    from lockstep.ingestion import ingest
+
+    src = Path(tmp_dir) / f"{name}-src"
+    src.mkdir(parents=True)
+    with open(src / "events.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(columns))
+        w.writeheader()
+        for k, e in enumerate(events):
+            row = {"platform": "x", "event_id": f"e{k}", **(defaults or {}), **e}
+            row["timestamp"] = _iso(row["timestamp"])
+            w.writerow({c: row.get(c, "") for c in columns})
+    ws = lockstep.open_workspace(Path(tmp_dir) / name)
+    ingest(ws, [src / "events.csv"])
+    return ws
+
+
+def _iso(ts: float) -> str:
+    """Exact ISO 8601 text of UNIX seconds."""
+    us = round(ts * 1_000_000)
+    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)).isoformat()
 
 
 def make_campaign(tmp_dir: str | Path, seed: int = 0, *, n_planted: int = 6,

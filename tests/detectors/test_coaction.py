@@ -7,7 +7,7 @@ import io
 import itertools
 import random
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -28,6 +28,7 @@ from lockstep.detectors import (
 )
 from lockstep.exceptions import UsageError
 from lockstep.pairs import PAIR_COLUMNS, pairs, pairs_stats, write_pairs
+from lockstep.testing import events_workspace
 from lockstep.workspace import Workspace
 
 GERMAN = Path(__file__).resolve().parents[3] / "shared" / "data" / "german-elections-2021" / \
@@ -39,24 +40,7 @@ T0 = 1_600_000_000
 
 def make_ws(tmp_path: Path, events: list[dict[str, Any]], name: str = "ws") -> Workspace:
     """A workspace holding ``events`` (generic format; missing fields empty)."""
-    src = tmp_path / f"{name}-src"
-    src.mkdir()
-    with open(src / "events.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(COLUMNS))
-        w.writeheader()
-        for k, e in enumerate(events):
-            row = {"platform": "x", "event_id": f"e{k}", **e}
-            row["timestamp"] = _iso(row["timestamp"])
-            w.writerow({c: row.get(c, "") for c in COLUMNS})
-    ws = lockstep.open_workspace(tmp_path / name)
-    ingest(ws, [src / "events.csv"])
-    return ws
-
-
-def _iso(ts: float) -> str:
-    """Exact ISO 8601 text of UNIX seconds (microseconds kept without float rounding)."""
-    us = round(ts * 1_000_000)
-    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)).isoformat()
+    return events_workspace(tmp_path, events, name=name, columns=COLUMNS)
 
 
 def ev(acc: str, t: float, **fields: Any) -> dict[str, Any]:

@@ -2,10 +2,8 @@
 greedy, a planted block among noise (with and without camouflage), the null, edge cases."""
 from __future__ import annotations
 
-import csv
 import itertools
 import random
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,7 @@ from lockstep.detectors.dense import (
     fraudar_block,
 )
 from lockstep.exceptions import UsageError
-from lockstep.ingestion import ingest
-from lockstep.testing import check_detector, make_campaign
+from lockstep.testing import check_detector, events_workspace
 from lockstep.workspace import Workspace
 
 COLUMNS = ("platform", "event_id", "account_id", "timestamp", "urls", "hashtags",
@@ -34,19 +31,8 @@ T0 = 1_600_000_000 - 1_600_000_000 % DAY  # a UTC midnight
 
 
 def make_ws(tmp_path: Path, events: list[dict[str, Any]], name: str = "ws") -> Workspace:
-    src = tmp_path / f"{name}-src"
-    src.mkdir()
-    with open(src / "events.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(COLUMNS))
-        w.writeheader()
-        for k, e in enumerate(events):
-            row = {"platform": "x", "event_id": f"e{k}", **e}
-            ts = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=row["timestamp"])
-            row["timestamp"] = ts.isoformat()
-            w.writerow({c: row.get(c, "") for c in COLUMNS})
-    ws = lockstep.open_workspace(tmp_path / name)
-    ingest(ws, [src / "events.csv"])
-    return ws
+    """A workspace holding ``events`` (generic format; missing fields empty)."""
+    return events_workspace(tmp_path, events, name=name, columns=COLUMNS)
 
 
 def ev(acc: str, t: float, **fields: Any) -> dict[str, Any]:
@@ -87,14 +73,6 @@ def planted_world(seed: int, *, camouflage: bool, n_planted: int = 10, n_noise: 
                 rows.append(ev(f"cib{j}", d * DAY + rng.uniform(0, DAY),
                                reposted_id=f"viral{d}"))
     return rows
-
-
-@pytest.fixture(scope="module")
-def campaign(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    tmp = tmp_path_factory.mktemp("campaign")
-    ws = lockstep.open_workspace(tmp / "ws")
-    ingest(ws, [make_campaign(tmp, seed=0)])
-    return ws
 
 
 # -- the peeling ------------------------------------------------------------------------------

@@ -2,10 +2,8 @@
 planted lockstep group among noise (with and without camouflage), the null, edge cases."""
 from __future__ import annotations
 
-import csv
 import itertools
 import random
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,7 @@ import lockstep
 from lockstep.detectors.base import EDGE_SCHEMA
 from lockstep.detectors.synchrony import SIGNALS, SynchronyDetector
 from lockstep.exceptions import UsageError
-from lockstep.ingestion import ingest
-from lockstep.testing import check_detector, make_campaign
+from lockstep.testing import check_detector, events_workspace
 from lockstep.workspace import Workspace
 
 COLUMNS = ("platform", "event_id", "account_id", "timestamp", "urls", "hashtags",
@@ -27,19 +24,7 @@ T0 = 1_600_000_000 - 1_600_000_000 % (24 * H)  # a UTC midnight
 
 def make_ws(tmp_path: Path, events: list[dict[str, Any]], name: str = "ws") -> Workspace:
     """A workspace holding ``events`` (generic format; missing fields empty)."""
-    src = tmp_path / f"{name}-src"
-    src.mkdir()
-    with open(src / "events.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(COLUMNS))
-        w.writeheader()
-        for k, e in enumerate(events):
-            row = {"platform": "x", "event_id": f"e{k}", **e}
-            ts = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=row["timestamp"])
-            row["timestamp"] = ts.isoformat()
-            w.writerow({c: row.get(c, "") for c in COLUMNS})
-    ws = lockstep.open_workspace(tmp_path / name)
-    ingest(ws, [src / "events.csv"])
-    return ws
+    return events_workspace(tmp_path, events, name=name, columns=COLUMNS)
 
 
 def ev(acc: str, t: float, **fields: Any) -> dict[str, Any]:
@@ -83,14 +68,6 @@ def planted_world(seed: int, *, camouflage: bool, n_planted: int = 8, n_noise: i
                 rows.append(ev(f"cib{j}", v * 24 * H + rng.uniform(0, 6 * H),
                                reposted_id=popular[v]))
     return rows
-
-
-@pytest.fixture(scope="module")
-def campaign(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    tmp = tmp_path_factory.mktemp("campaign")
-    ws = lockstep.open_workspace(tmp / "ws")
-    ingest(ws, [make_campaign(tmp, seed=0)])
-    return ws
 
 
 def test_contract(campaign: Workspace) -> None:

@@ -2,7 +2,6 @@
 data, the null model on a popular text, and the exact Jaccard check against Python sets."""
 from __future__ import annotations
 
-import csv
 import itertools
 import random
 from pathlib import Path
@@ -17,7 +16,7 @@ from lockstep.detectors.base import NotFittedError
 from lockstep.detectors.text import SIGNALS, TextDetector
 from lockstep.exceptions import UsageError
 from lockstep.ingestion import ingest
-from lockstep.testing import check_detector, make_campaign
+from lockstep.testing import check_detector, events_workspace, make_campaign
 from lockstep.workspace import Workspace
 
 COLUMNS = ("platform", "event_id", "account_id", "timestamp", "action", "text",
@@ -27,17 +26,8 @@ T0 = 1_600_000_000
 
 def make_ws(tmp_path: Path, events: list[dict[str, Any]], name: str = "ws") -> Workspace:
     """A workspace holding ``events`` (generic format; event ids ``e0``, ``e1``, ...)."""
-    src = tmp_path / f"{name}-src"
-    src.mkdir()
-    with open(src / "events.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(COLUMNS))
-        w.writeheader()
-        for k, e in enumerate(events):
-            row = {"platform": "x", "event_id": f"e{k}", "action": "post", **e}
-            w.writerow({c: row.get(c, "") for c in COLUMNS})
-    ws = lockstep.open_workspace(tmp_path / name)
-    ingest(ws, [src / "events.csv"])
-    return ws
+    return events_workspace(tmp_path, events, name=name, columns=COLUMNS,
+                            defaults={"action": "post"})
 
 
 def ev(acc: str, t: float, text: str, **fields: Any) -> dict[str, Any]:

@@ -591,7 +591,7 @@ def _assemble(con: duckdb.DuckDBPyConnection, p: dict[str, Any], limitations: li
         """).to_arrow_table()
     links = links.cast(LINK_SCHEMA)
 
-    ops = q(f"""
+    ops = q("""
         WITH o AS (SELECT * FROM _lo_ops WHERE asset_like IS NULL AND confidence IS NOT NULL),
         kinds AS (SELECT * FROM _lo_kinds),
         al AS (SELECT DISTINCT network_id, platform, account_id, o_platform, o_id FROM _lo_alias)
