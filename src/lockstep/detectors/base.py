@@ -11,6 +11,8 @@ re-fit on the workspace instead.
 """
 from __future__ import annotations
 
+from numbers import Real
+
 import abc
 import inspect
 import time
@@ -111,6 +113,20 @@ def _as_workspace(workspace: Workspace | str | Path) -> Workspace:
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UsageError(f"{name} must be an integer >= {minimum}, not {value!r}")
+
+
+def _check_real(name: str, value: Any, low: float, high: float, *, open_low: bool = False,
+                optional: bool = False) -> None:
+    """``value`` must be a number in ``[low, high]`` (``(low, high]`` with ``open_low``), or
+    None when ``optional``."""
+    if optional and value is None:
+        return
+    ok = (not isinstance(value, bool) and isinstance(value, Real)
+          and (low < value if open_low else low <= value) and value <= high)
+    if not ok:
+        span = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        raise UsageError(f"{name} must be {'None or ' if optional else ''}a number in {span}, "
+                         f"not {value!r}")
 
 
 class BaseDetector(abc.ABC):

@@ -32,7 +32,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +61,14 @@ from lockstep.detectors._sweep import (  # noqa: F401 (re-exported)
     _pieces,
     _reduce,
 )
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
+from lockstep.detectors.base import (
+    EDGE_SCHEMA,
+    BaseDetector,
+    Laps,
+    _check_int,
+    _check_real,
+    empty_edges,
+)
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
 
@@ -226,19 +232,12 @@ class CoActionDetector(BaseDetector):
         if self.object_type not in SIGNALS:
             raise UsageError(f"object_type must be one of {', '.join(OBJECT_TYPES)}, not "
                              f"{self.object_type!r}")
-        if self.window is not None and (isinstance(self.window, bool)
-                                        or not isinstance(self.window, Real)
-                                        or not 0 <= self.window <= _MAX_WINDOW_S):
-            raise UsageError(f"window must be a number of seconds between 0 and "
-                             f"{_MAX_WINDOW_S:.0e}, or None, not {self.window!r}")
+        _check_real("window", self.window, 0, _MAX_WINDOW_S, optional=True)
         _check_int("pair_budget", self.pair_budget, 1)
         if self.popular_threshold is not None:
             _check_int("popular_threshold", self.popular_threshold, 1)
         _check_int("random_state", self.random_state, 0)
-        if self.max_p is not None and (isinstance(self.max_p, bool)
-                                       or not isinstance(self.max_p, Real)
-                                       or not 0 < self.max_p <= 1):
-            raise UsageError(f"max_p must be in (0, 1] or None, not {self.max_p!r}")
+        _check_real("max_p", self.max_p, 0, 1, open_low=True, optional=True)
 
     def _signal_name(self) -> str:
         return SIGNALS[self.object_type]

@@ -114,7 +114,6 @@ References
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -122,7 +121,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special  # scipy.stats (about 45 MB) is imported where it is used
 
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
+from lockstep.detectors.base import (
+    EDGE_SCHEMA,
+    BaseDetector,
+    Laps,
+    _check_int,
+    _check_real,
+    empty_edges,
+)
 from lockstep.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -393,9 +399,7 @@ class CohortDetector(BaseDetector):
             raise UsageError(f"match must be 'shape' or 'kind', not {self.match!r}")
         for name, lo, hi in (("window", 1.0, 3.2e7), ("background_days", 0.0, 3650.0),
                              ("alpha", 1e-300, 0.5), ("common_share", 0.0, 1.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not lo <= v <= hi:
-                raise UsageError(f"{name} must be a number between {lo:g} and {hi:g}, not {v!r}")
+            _check_real(name, getattr(self, name), lo, hi)
         _check_int("min_bio_chars", self.min_bio_chars, 1)
         _check_int("common_min", self.common_min, 2)
         _check_int("max_clique", self.max_clique, 2)

@@ -75,7 +75,6 @@ MapReduce. PVLDB 5(5), 454-465.
 from __future__ import annotations
 
 import heapq
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,7 +82,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special
 
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
+from lockstep.detectors.base import (
+    EDGE_SCHEMA,
+    BaseDetector,
+    Laps,
+    _check_int,
+    _check_real,
+    empty_edges,
+)
 from lockstep.detectors.coaction import _segments, _sort_by_object
 from lockstep.detectors.synchrony import (
     _KIND_SQL,
@@ -96,7 +102,6 @@ from lockstep.detectors.synchrony import (
     _type_list,
     _valid_types,
 )
-from lockstep.exceptions import UsageError
 
 if TYPE_CHECKING:
     import duckdb
@@ -335,15 +340,9 @@ class DenseBlockDetector(BaseDetector):
     def _validate_params(self) -> None:
         super()._validate_params()
         _valid_types(self.object_types)
-        if self.bucket_s is not None and (
-                isinstance(self.bucket_s, bool) or not isinstance(self.bucket_s, Real)
-                or not 1e-6 <= self.bucket_s <= 1e9):
-            raise UsageError(f"bucket_s must be None or a number of seconds in [1e-6, 1e9], "
-                             f"not {self.bucket_s!r}")
+        _check_real("bucket_s", self.bucket_s, 1e-6, 1e9, optional=True)
         _check_int("n_blocks", self.n_blocks, 1)
-        if (isinstance(self.log_c, bool) or not isinstance(self.log_c, Real)
-                or not -1.0 < self.log_c <= 1e6):
-            raise UsageError(f"log_c must be a number in (-1, 1e6], not {self.log_c!r}")
+        _check_real("log_c", self.log_c, -1.0, 1e6, open_low=True)
         _check_int("max_block_accounts", self.max_block_accounts, 2)
         _check_int("n_null", self.n_null, 1)
         _check_int("random_state", self.random_state, 0)

@@ -87,14 +87,20 @@ Algorithm (DuckDB stage, numpy, no per-row Python)
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 from scipy import special
 
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
+from lockstep.detectors.base import (
+    EDGE_SCHEMA,
+    BaseDetector,
+    Laps,
+    _check_int,
+    _check_real,
+    empty_edges,
+)
 from lockstep.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -214,11 +220,7 @@ class InfrastructureDetector(BaseDetector):
         if self.resource not in RESOURCES:
             raise UsageError(f"resource must be one of {', '.join(RESOURCES)}, not "
                              f"{self.resource!r}")
-        w = self.window
-        if w is not None and (isinstance(w, bool) or not isinstance(w, Real)
-                              or math.isnan(w) or w < 0):
-            raise UsageError(f"window must be a number of seconds >= 0 (math.inf: no limit) "
-                             f"or None, not {w!r}")
+        _check_real("window", self.window, 0, math.inf, optional=True)  # inf: no limit
         _check_int("max_accounts", self.max_accounts, 2)
         if not isinstance(self.conditional, bool):
             raise UsageError(f"conditional must be True or False, not {self.conditional!r}")

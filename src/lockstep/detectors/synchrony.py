@@ -69,14 +69,20 @@ incidences; ``P`` is bounded by ``max_key_accounts`` and processed in chunks of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, Laps, _check_int, empty_edges
+from lockstep.detectors.base import (
+    EDGE_SCHEMA,
+    BaseDetector,
+    Laps,
+    _check_int,
+    _check_real,
+    empty_edges,
+)
 from lockstep.detectors.coaction import PLATFORM_SCOPED, _segments, _sort_by_object
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
@@ -304,15 +310,10 @@ class SynchronyDetector(BaseDetector):
     def _validate_params(self) -> None:
         super()._validate_params()
         _valid_types(self.object_types)
-        if (isinstance(self.bucket_s, bool) or not isinstance(self.bucket_s, Real)
-                or not 1e-6 <= self.bucket_s <= 1e9):
-            raise UsageError(f"bucket_s must be a number of seconds in [1e-6, 1e9], not "
-                             f"{self.bucket_s!r}")
+        _check_real("bucket_s", self.bucket_s, 1e-6, 1e9)
         _check_int("min_actions", self.min_actions, 1)
         _check_int("max_key_accounts", self.max_key_accounts, 2)
-        if (isinstance(self.min_jaccard, bool) or not isinstance(self.min_jaccard, Real)
-                or not 0 <= self.min_jaccard <= 1):
-            raise UsageError(f"min_jaccard must be in [0, 1], not {self.min_jaccard!r}")
+        _check_real("min_jaccard", self.min_jaccard, 0, 1)
         _check_int("pair_budget", self.pair_budget, 1)
 
     def _signal_name(self) -> str:

@@ -89,7 +89,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +106,7 @@ from lockstep.detectors._sweep import (
     _emit_pairs,
     _reduce,
 )
-from lockstep.detectors.base import BaseDetector, Laps, _check_int, empty_edges
+from lockstep.detectors.base import BaseDetector, Laps, _check_int, _check_real, empty_edges
 from lockstep.detectors.coaction import _THREADS, _part_table
 from lockstep.exceptions import UsageError
 from lockstep.significance import CoActionNull
@@ -257,20 +256,10 @@ class TextDetector(BaseDetector):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        if (isinstance(self.threshold, bool) or not isinstance(self.threshold, Real)
-                or not 0 < self.threshold <= 1):
-            raise UsageError(f"threshold must be a number in (0, 1], not {self.threshold!r}")
-        if self.window is not None and (isinstance(self.window, bool)
-                                        or not isinstance(self.window, Real)
-                                        or not 0 <= self.window <= _MAX_WINDOW_S):
-            raise UsageError(f"window must be a number of seconds between 0 and "
-                             f"{_MAX_WINDOW_S:.0e}, or None, not {self.window!r}")
+        _check_real("threshold", self.threshold, 0, 1, open_low=True)
+        _check_real("window", self.window, 0, _MAX_WINDOW_S, optional=True)
         _check_int("min_tokens", self.min_tokens, 1)
-        if self.stopword_df is not None and (isinstance(self.stopword_df, bool)
-                                             or not isinstance(self.stopword_df, Real)
-                                             or not 0 < self.stopword_df <= 1):
-            raise UsageError(f"stopword_df must be a share in (0, 1] or None, not "
-                             f"{self.stopword_df!r}")
+        _check_real("stopword_df", self.stopword_df, 0, 1, open_low=True, optional=True)
         for name in ("keep_hashtags", "include_reposts"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be True or False, not {getattr(self, name)!r}")
