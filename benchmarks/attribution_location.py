@@ -24,19 +24,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from lockstep.attribution.location import COUNTRY_TIME_ZONES, locate_networks
-from lockstep.workspace import Workspace
 
-
-def _workspace(path: Path, ws_path: Path | None) -> Workspace:
-    if (path / "lockstep.json").exists():
-        return Workspace.open(path, create=False)
-    ws_path = ws_path or path.with_name(path.name + "-ws")
-    if (ws_path / "lockstep.json").exists():
-        return Workspace.open(ws_path, create=False)
-    from lockstep.ingestion import ingest
-    ws = Workspace.open(ws_path)
-    ingest(ws, [path])
-    return ws
+from _worlds import world_workspace  # benchmarks/ is sys.path[0] when run as a script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workspace", type=Path, default=None)
     ap.add_argument("--verbose", "-v", action="store_true", help="print every CIB network")
     args = ap.parse_args(argv)
-    ws = _workspace(args.world, args.workspace)
+    ws = world_workspace(args.world, args.workspace)
     con = ws.connect()
     truth = con.sql("""
         SELECT platform, account_id, network_id, network_kind,

@@ -34,17 +34,7 @@ import pyarrow.compute as pc
 from lockstep.attribution import link_operators
 from lockstep.workspace import Workspace
 
-
-def _workspace(path: Path, ws_path: Path | None) -> Workspace:
-    if (path / "lockstep.json").exists():
-        return Workspace.open(path, create=False)
-    ws_path = ws_path or path.with_name(path.name + "-ws")
-    if (ws_path / "lockstep.json").exists():
-        return Workspace.open(ws_path, create=False)
-    from lockstep.ingestion import ingest
-    ws = Workspace.open(ws_path)
-    ingest(ws, [path])
-    return ws
+from _worlds import world_workspace  # benchmarks/ is sys.path[0] when run as a script
 
 
 def truth_tables(ws: Workspace) -> tuple[pa.Table, pa.Table, dict[str, str], dict[str, int]]:
@@ -131,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="truth roles --drop applies to (comma-separated, default: fake)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the --drop sample")
     a = ap.parse_args(argv)
-    ws = _workspace(a.world, a.workspace)
+    ws = world_workspace(a.world, a.workspace)
     members, ops, kind, tier = truth_tables(ws)
     report(ws, members, ops, kind, tier, "members from truth")
     if a.drop > 0:
