@@ -212,6 +212,20 @@ def _drop_unshared(rows: _Rows) -> _Rows:
     return _take_rows(rows, np.repeat(size >= 2, size))
 
 
+def _drop_unshared_counted(rows: _Rows, counted: tuple[np.ndarray, np.ndarray, np.ndarray]
+                           ) -> tuple[_Rows, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_drop_unshared` that carries ``_count``'s result along instead of recounting:
+    an object acted on once has no candidates, so no other row's count changes."""
+    cand, starts, obj_cand = counted
+    size = np.diff(np.r_[starts, len(rows.o)])
+    shared = size >= 2
+    if shared.all():
+        return rows, counted
+    keep = np.repeat(shared, size)
+    size = size[shared]
+    return _take_rows(rows, keep), (cand[keep], np.cumsum(size) - size, obj_cand[shared])
+
+
 def _describe_largest(rows: _Rows, starts: np.ndarray, obj_cand: np.ndarray,
                       top: int = 5) -> list[dict[str, Any]]:
     if len(starts) == 0:

@@ -43,6 +43,7 @@ from lockstep.detectors._rows import (  # noqa: F401 (re-exported: lockstep.sign
     PLATFORM_SCOPED,
     _describe_largest,
     _drop_unshared,
+    _drop_unshared_counted,
     _packed_argsort,
     _Rows,
     _sample_popular,
@@ -268,16 +269,14 @@ class CoActionDetector(BaseDetector):
         stats.update(candidate_pairs=int(all_cand.sum()),
                      largest_objects=_describe_largest(rows, all_starts, all_cand))
         lap("count")
-        rows, (_, all_starts, all_cand) = self._thin(rows, counted, wus, stats)
-        del counted
+        rows, counted = self._thin(rows, counted, wus, stats)
         lap("popular")
         from lockstep.significance import CoActionNull
 
         # fitted after thinning: the null describes the data the pairs are counted on
-        null = CoActionNull.from_rows(rows.o, rows.a, all_cand, all_starts, len(rows.acc_id))
-        del all_starts, all_cand
-        rows = _drop_unshared(rows)
-        cand, obj_starts, obj_cand = _count(rows.o, rows.t, wus)
+        null = CoActionNull.from_rows(rows.o, rows.a, counted[2], counted[1], len(rows.acc_id))
+        rows, (cand, obj_starts, obj_cand) = _drop_unshared_counted(rows, counted)
+        del counted
         stats["objects_shared"] = int(len(obj_starts))
         self._report_split(rows, obj_starts, obj_cand, stats)
         lap("null")
@@ -433,8 +432,7 @@ def estimate_window(o: np.ndarray, t: np.ndarray, q: float = COORNET_Q,
     rule = f"coornet(q={q}, p={p})"
     if len(o) < 2:
         return FALLBACK_WINDOW_S, rule + ": no object acted on twice; fell back to 60 s"
-    starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
-    size = np.diff(np.r_[starts, len(o)])
+    starts, size = _segments(o)
     keep = size >= 2
     starts, size = starts[keep], size[keep]
     if len(starts) == 0:
