@@ -12,12 +12,11 @@ share a null model (the co-action signals together, the infrastructure signals t
 """
 from __future__ import annotations
 
-import ctypes
-import gc
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lockstep._memory import release_memory
 from lockstep.detectors import REGISTRY, CoActionDetector, get_detector
 from lockstep.exceptions import UsageError
 from lockstep.graph import Run, account_metadata, detect_networks, save_run
@@ -61,16 +60,6 @@ EVIDENCE_PER_PAIR = 3
 POPULAR_THRESHOLD = 1_000_000
 #: No count threshold: significance decides (kept as an option for comparison with peers).
 DEFAULT_MIN_WEIGHT = 1
-
-
-def _release_memory() -> None:
-    """Give freed memory back to the system between detectors (glibc keeps freed arenas, so
-    the process would otherwise hold every detector's peak at once)."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
@@ -130,7 +119,8 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
                            popular_threshold=POPULAR_THRESHOLD,
                            **({} if "window" in REGISTRY[name][1] else {"window": window}))
         det.fit(ws)
-        _release_memory()
+        # freed arenas would otherwise hold every detector's peak at once
+        release_memory(collect=True)
         fam = type(det).__name__
         family.append(fam)
         tested = det.stats_.get("pairs_tested")

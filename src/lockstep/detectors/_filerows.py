@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lockstep._memory import release_memory
 from lockstep.detectors._rows import PLATFORM_SCOPED, SCALAR_TYPES, _Rows
 from lockstep.exceptions import BadInputError, RowError, UsageError
 from lockstep.readers.base import LIST_COLUMNS as _LIST_COLUMNS
@@ -316,7 +317,7 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
                     yield kept.pop(0)
                 return
             con.close()  # a fresh connection: what DuckDB cached in pass 1 is freed
-            _release_memory()
+            release_memory()
             con, _ = connect()
             for b in scan(f"hash(platform, account_id), hash({scope}, {col}), epoch_us(ts)",
                           keep):
@@ -354,16 +355,6 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
                  obj_id=obj_id, n_events=counts["rows"], lean=True, t_scale=t_scale,
                  t_base=t_base)
     return rows, counts
-
-
-def _release_memory() -> None:
-    pa.default_memory_pool().release_unused()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _sort_times(o: np.ndarray, a: np.ndarray, t: np.ndarray, starts: np.ndarray,

@@ -275,14 +275,17 @@ def _drain(sets: list[_Buckets]) -> Iterator[tuple[np.ndarray, np.ndarray, np.nd
 def _count_rows(o: np.ndarray, t: np.ndarray, w: int, obj_starts: np.ndarray, r0: int, r1: int,
                 dtype: Any = np.int32) -> np.ndarray:
     """The candidate pairs of rows ``r0..r1`` (what :func:`_count` gives them), counted
-    over just the objects those rows belong to: the per-row counts need not be kept."""
-    n = len(o)
-    g0 = int(np.searchsorted(obj_starts, r0, side="right")) - 1
+    over just the rows they can pair with: a row's partners come after it in its object,
+    so the count starts at ``r0`` and ends where the last row's window does (a viral object
+    spanning many ranges is not recounted whole for each); the per-row counts need not be
+    kept."""
+    if r1 <= r0:
+        return np.zeros(0, dtype=dtype)
     g1 = int(np.searchsorted(obj_starts, r1 - 1, side="right"))
-    a0 = int(obj_starts[g0])
-    a1 = int(obj_starts[g1]) if g1 < len(obj_starts) else n
-    cand, _, _ = _count(o[a0:a1], t[a0:a1], w, dtype=dtype)
-    return cand[r0 - a0:r1 - a0]
+    end = int(obj_starts[g1]) if g1 < len(obj_starts) else len(o)
+    a1 = r1 + int(np.searchsorted(t[r1:end], t[r1 - 1] + w, side="right"))
+    cand, _, _ = _count(o[r0:a1], t[r0:a1], w, dtype=dtype)
+    return cand[:r1 - r0]
 
 
 def _emit_pairs(rows: _Rows, cand: np.ndarray | Callable[[int, int], np.ndarray],

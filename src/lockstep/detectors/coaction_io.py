@@ -65,8 +65,10 @@ from lockstep.detectors._sweep import (
     _reduce,
     _reduce_lean,
 )
-from lockstep.detectors.base import Laps, _as_workspace
+from lockstep._memory import libc, release_memory
+from lockstep.detectors.base import EDGE_SCHEMA, Laps, _as_workspace
 from lockstep.exceptions import UsageError
+from lockstep.pairs import PAIR_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
@@ -77,8 +79,7 @@ if TYPE_CHECKING:
 __all__ = ["write_pairs", "stream_pairs", "FILE_COLUMNS", "FORMATS"]
 
 #: Columns of a pairs file (``evidence`` is added when asked for).
-FILE_COLUMNS = ("platform_a", "account_a", "platform_b", "account_b", "signal", "weight",
-                "support", "first_seen", "last_seen", "median_delta_s")
+FILE_COLUMNS = PAIR_COLUMNS
 #: File formats :func:`write_pairs` writes.
 FORMATS = ("csv", "parquet")
 
@@ -217,7 +218,7 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
         finally:
             con.close()
     assert rows is not None
-    _release()
+    release_memory()
     lap("stage")
     stats: dict[str, Any] = {
         "signal": SIGNALS[otype], "object_type": otype, **counts, "source": source,
@@ -264,12 +265,12 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
                                       obj_starts, dtype=small),
                         sets, step, stats, obj_starts=obj_starts, obj_cand=obj_cand)
         else:
-            _emit_pairs(rows, cand, sets, step, stats)
+            _emit_pairs(rows, cand, sets, step, stats, obj_starts=obj_starts, obj_cand=obj_cand)
         del cand, obj_starts, obj_cand
         for bs in sets:
             if bs.held and any(x.spills for x in sets):
                 bs._spill()  # the reduce phase then holds only the buckets in flight
-        _release()
+        release_memory()
         lap("emit")
         stats["spilled_pairs"] = sum(bs.spilled_pairs for bs in sets)
         stats["spills"] = sum(bs.spills for bs in sets)
@@ -369,7 +370,7 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
                 if buf is not None:
                     fh.write(buf)  # type: ignore[arg-type]
                 if i % 16 == 15:
-                    _release()
+                    release_memory()
         return n_edges, n_pairs
     import pyarrow.parquet as pq
 
@@ -395,7 +396,7 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
                 writer.write_table(pa.concat_tables(held), row_group_size=n_held)
                 held, n_held = [], 0
             if i % 16 == 15:
-                _release()
+                release_memory()
         if held or n_edges == 0:
             writer.write_table(pa.concat_tables(held) if held else schema.empty_table())
     return n_edges, n_pairs
@@ -404,41 +405,16 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
-def _libc() -> Any:
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt, libc.malloc_trim  # noqa: B018 (glibc only)
-    except (OSError, AttributeError):
-        return None
-    return libc
-
-
 def _tune_malloc() -> None:
-    libc = _libc()
-    if libc is not None:
-        libc.mallopt(_M_MMAP_THRESHOLD, 256 << 10)
-        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 20)
-
-
-def _release() -> None:
-    """Hand memory freed by Arrow and by glibc's malloc back to the system (both keep freed
-    memory for reuse; between phases that only inflates the peak)."""
-    pa.default_memory_pool().release_unused()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    lib = libc()
+    if lib is not None:
+        lib.mallopt(_M_MMAP_THRESHOLD, 256 << 10)
+        lib.mallopt(_M_TRIM_THRESHOLD, 1 << 20)
 
 
 def _file_schema(evidence: bool) -> pa.Schema:
-    fields = [("platform_a", pa.string()), ("account_a", pa.string()),
-              ("platform_b", pa.string()), ("account_b", pa.string()), ("signal", pa.string()),
-              ("weight", pa.int64()), ("support", pa.int64()), ("first_seen", _TS),
-              ("last_seen", _TS), ("median_delta_s", pa.float64())]
-    if evidence:
-        fields.append(("evidence", pa.list_(pa.string())))
-    return pa.schema(fields)
+    names = FILE_COLUMNS + (("evidence",) if evidence else ())
+    return pa.schema([EDGE_SCHEMA.field(c) for c in names])
 
 
 def _file_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str, fmt: str,
