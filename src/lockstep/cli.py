@@ -221,8 +221,6 @@ def demo(
     out.rule("4. coordinated networks: signals tested against chance, fused, Leiden, ranked, "
              "and judged on behaviour")
     from lockstep.detect import detect as run_detect
-    from lockstep.evaluate import evaluate as run_evaluate
-    from lockstep.evaluate import read_truth
 
     with _progress() as prog:
         task = prog.add_task("detect", total=None)
@@ -240,17 +238,7 @@ def demo(
         print_assessment(run.assessment, inv["network_id"], links=3)
         out.print(f"full evidence: lockstep --workspace {ws.path} network {inv['network_id']}\n")
     out.rule("6. against the planted ground truth (detection never reads it)")
-    con = ws.connect()
-    n_acc = con.execute("SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM events)").fetchone()[0]
-    con.close()
-    truth = read_truth(ws)
-    print_evaluation(run_evaluate(run.members, truth, all_accounts=n_acc))
-    from lockstep.evaluate import evaluate_assessment
-
-    a = run.assessment
-    print_reported(run_evaluate(a.accounts, truth, all_accounts=n_acc))
-    print_assessment_evaluation(evaluate_assessment(run.members, a.accounts, a.inventory,
-                                                    a.operators, truth))
+    _print_evaluations(ws, run, ws)
     out.print(f"\nDone in {time.perf_counter() - t0:.0f} s. Workspace: {ws.path} "
               f"(try: lockstep --workspace {ws.path} networks)")
 
@@ -571,23 +559,27 @@ def evaluate(
     run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
 ) -> None:
     """Account-level precision, recall and F1 of a run against planted ground truth."""
-    from lockstep.evaluate import evaluate as run_evaluate
-    from lockstep.evaluate import read_truth
-
     ws, run = _run(run_id)
+    _print_evaluations(ws, run, truth if truth else ws)
+
+
+def _print_evaluations(ws, run, truth_source) -> None:  # type: ignore[no-untyped-def]
+    """Print a run's evaluation against the truth read from ``truth_source`` (a truth file or
+    the workspace): the detected members, then, when the run was assessed, the networks as
+    reported and the assessment itself."""
+    from lockstep.evaluate import evaluate as run_evaluate
+    from lockstep.evaluate import evaluate_assessment, read_truth
+
     con = ws.connect()
     n_acc = con.execute("SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM events)").fetchone()[0]
     con.close()
-    truth_t = read_truth(truth if truth else ws)
-    rep = run_evaluate(run.members, truth_t, all_accounts=n_acc)
-    print_evaluation(rep)
+    truth = read_truth(truth_source)
+    print_evaluation(run_evaluate(run.members, truth, all_accounts=n_acc))
     if run.assessment is not None:
-        from lockstep.evaluate import evaluate_assessment
-
         a = run.assessment
-        print_reported(run_evaluate(a.accounts, truth_t, all_accounts=n_acc))
+        print_reported(run_evaluate(a.accounts, truth, all_accounts=n_acc))
         print_assessment_evaluation(evaluate_assessment(run.members, a.accounts, a.inventory,
-                                                        a.operators, truth_t))
+                                                        a.operators, truth))
 
 
 def print_reported(rep) -> None:  # type: ignore[no-untyped-def]

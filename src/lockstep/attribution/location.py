@@ -759,8 +759,7 @@ def _origin(con: duckdb.DuckDBPyConnection, nets: list[str],
         WITH n AS (SELECT network_id, ip, count(DISTINCT platform || chr(31) || account_id) AS n_acc,
                           count(*) AS n_ses FROM _loc_ses GROUP BY ALL),
         ai AS (SELECT network_id, platform, account_id, ip, count(*) AS n_ai FROM _loc_ses GROUP BY ALL)
-        SELECT s.network_id, s.src, s.country, {_CATEGORY_SQL} AS cat, count(*) AS n,
-               count(DISTINCT s.ip) AS n_ip, count(DISTINCT s.platform || chr(31) || s.account_id) AS n_acc
+        SELECT s.network_id, s.src, s.country, {_CATEGORY_SQL} AS cat, count(*) AS n
         FROM _loc_ses s
         LEFT JOIN n ON n.network_id = s.network_id AND n.ip = s.ip
         LEFT JOIN ai ON ai.network_id = s.network_id AND ai.platform = s.platform
@@ -772,9 +771,9 @@ def _origin(con: duckdb.DuckDBPyConnection, nets: list[str],
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
     net_index = {n: i for i, n in enumerate(nets)}
-    by_net: dict[str, list[tuple[str, str | None, str, int, int, int]]] = {}
-    for net, src, country, cat, n, n_ip, n_acc in rows:
-        by_net.setdefault(net, []).append((src, country, cat, int(n), int(n_ip), int(n_acc)))
+    by_net: dict[str, list[tuple[str, str | None, str, int]]] = {}
+    for net, src, country, cat, n in rows:
+        by_net.setdefault(net, []).append((src, country, cat, int(n)))
 
     origin: dict[str, list[dict[str, Any]]] = {}
     evidence: dict[str, list[str]] = {}
@@ -790,7 +789,7 @@ def _origin(con: duckdb.DuckDBPyConnection, nets: list[str],
         cnt: dict[str, int] = {}
         by_cat: dict[str, dict[str, int]] = {}
         by_src: dict[str, dict[str, int]] = {}
-        for src, country, cat, n, _n_ip, _n_acc in items:
+        for src, country, cat, n in items:
             if not country:
                 continue
             f = role_w[src] * cat_w[cat]

@@ -310,7 +310,7 @@ def link_operators(
 
 
 _TEMPS = ("_lo_m", "_lo_acc", "_lo_assets", "_lo_as", "_lo_rn", "_lo_rs", "_lo_rw", "_lo_cs",
-          "_lo_cr", "_lo_rl", "_lo_cand", "_lo_ops", "_lo_alias", "_lo_kinds")
+          "_lo_cr", "_lo_rl", "_lo_cand", "_lo_ops", "_lo_alias", "_lo_users", "_lo_kinds")
 
 
 def _run(con: duckdb.DuckDBPyConnection, members: pa.Table, p: dict[str, Any], t0: float
@@ -351,12 +351,16 @@ def _run(con: duckdb.DuckDBPyConnection, members: pa.Table, p: dict[str, Any], t
          UNION ALL
          SELECT network_id, platform, account_id, ts, 'ip', ip FROM s
            WHERE ip IS NOT NULL AND ip <> ''""")
-    n_asset_sessions = q("SELECT count(*) FROM _lo_as").fetchone()[0]
-    n_roles = q("""SELECT count(*) FROM roles r JOIN _lo_m m ON r.platform = m.platform
-                   AND (r.asset_id = m.account_id OR r.account_id = m.account_id)""").fetchone()[0]
-    per_net = q("""SELECT m.network_id,
-          (SELECT count(*) FROM _lo_as a WHERE a.network_id = m.network_id) AS n_s
-          FROM (SELECT DISTINCT network_id FROM _lo_m) m""").fetchall()
+    # sessions and roles per network, each counted once; the totals are their sums
+    n_sess = dict(q("SELECT network_id, count(*) FROM _lo_as GROUP BY network_id").fetchall())
+    net_roles: dict[str, int] = dict(q("""SELECT m.network_id, count(*) FROM roles r
+        JOIN _lo_m m ON r.platform = m.platform
+        AND (r.asset_id = m.account_id OR r.account_id = m.account_id)
+        GROUP BY m.network_id""").fetchall())
+    per_net = [(n, n_sess.get(n, 0))
+               for (n,) in q("SELECT DISTINCT network_id FROM _lo_m").fetchall()]
+    n_asset_sessions = sum(n_sess.values())
+    n_roles = sum(net_roles.values())
     telemetry = bool(n_asset_sessions or n_roles)
     limitations: list[str] = []
     if not telemetry:
@@ -504,9 +508,7 @@ def _run(con: duckdb.DuckDBPyConnection, members: pa.Table, p: dict[str, Any], t
          WITH op AS (SELECT DISTINCT network_id, platform, account_id FROM _lo_ops
                      WHERE asset_like IS NULL AND confidence IS NOT NULL),
          od AS (SELECT DISTINCT op.network_id, op.platform, op.account_id, s.device_id
-                FROM sessions s JOIN (SELECT DISTINCT platform, account_id FROM op) k
-                  USING (platform, account_id)
-                JOIN op USING (platform, account_id)
+                FROM sessions s JOIN op USING (platform, account_id)
                 WHERE s.device_id IS NOT NULL AND s.device_id <> ''),
          dev AS (SELECT DISTINCT device_id FROM od),
          ds AS (SELECT s.platform, s.account_id, s.device_id FROM sessions s
@@ -518,14 +520,14 @@ def _run(con: duckdb.DuckDBPyConnection, members: pa.Table, p: dict[str, Any], t
                   FROM od JOIN ds USING (device_id) JOIN du USING (device_id)
                   WHERE du.n_users <= {p['alias_max_users']}
                     AND (ds.platform, ds.account_id) <> (od.platform, od.account_id)),
-         alld AS (SELECT s.platform, s.account_id, count(DISTINCT s.device_id) n_dev
-                  FROM sessions s SEMI JOIN (SELECT DISTINCT platform, account_id FROM pair) k
-                  USING (platform, account_id) GROUP BY ALL),
+         ps AS (SELECT s.platform, s.account_id, s.device_id FROM sessions s
+                SEMI JOIN (SELECT DISTINCT platform, account_id FROM pair) k
+                USING (platform, account_id)),
+         alld AS (SELECT platform, account_id, count(DISTINCT device_id) n_dev
+                  FROM ps GROUP BY ALL),
          shared AS (SELECT p.network_id, p.o_platform, p.o_id, p.platform, p.account_id,
                       count(DISTINCT od.device_id) n_shared, min(p.device_id) AS via
-                    FROM pair p JOIN (SELECT s.platform, s.account_id, s.device_id FROM sessions s
-                        SEMI JOIN (SELECT DISTINCT platform, account_id FROM pair) k
-                        USING (platform, account_id)) x USING (platform, account_id)
+                    FROM pair p JOIN ps x USING (platform, account_id)
                     JOIN od ON od.network_id = p.network_id AND od.platform = p.o_platform
                       AND od.account_id = p.o_id AND od.device_id = x.device_id
                     GROUP BY ALL)
@@ -539,15 +541,20 @@ def _run(con: duckdb.DuckDBPyConnection, members: pa.Table, p: dict[str, Any], t
                     WHERE confidence IS NOT NULL AND asset_like IS NULL) y
            USING (network_id, platform, account_id)
          WHERE sh.n_shared = alld.n_dev AND coalesce(a.kind, 'user') = 'user'""")
-    return _assemble(con, p, limitations, telemetry, per_net, n_asset_sessions, n_roles,
-                     n_person_members, cand_rows, t0)
+    return _assemble(con, p, limitations, telemetry, per_net, net_roles, n_asset_sessions,
+                     n_roles, n_person_members, cand_rows, t0)
 
 
 def _assemble(con: duckdb.DuckDBPyConnection, p: dict[str, Any], limitations: list[str],
-              telemetry: bool, per_net: list[tuple[str, int]], n_asset_sessions: int,
-              n_roles: int, n_person_members: int, cand_rows: int, t0: float) -> OperatorLinks:
+              telemetry: bool, per_net: list[tuple[str, int]], net_roles: dict[str, int],
+              n_asset_sessions: int, n_roles: int, n_person_members: int, cand_rows: int,
+              t0: float) -> OperatorLinks:
     q = con.execute
     strong = p["strong"]
+    # which assets use each device or address of a network (the evidence kinds and the links)
+    q("""CREATE OR REPLACE TEMP TABLE _lo_users AS
+         SELECT DISTINCT network_id, rtype, rval, platform AS asset_platform,
+                account_id AS asset_id FROM _lo_as""")
     q(f"""CREATE OR REPLACE TEMP TABLE _lo_kinds AS
          SELECT network_id, platform, account_id,
            list_sort(list_distinct(list(kind))) evidence_kinds,
@@ -560,8 +567,7 @@ def _assemble(con: duckdb.DuckDBPyConnection, p: dict[str, Any], limitations: li
         cr AS (SELECT c.* FROM _lo_cr c SEMI JOIN op USING (network_id, platform, account_id)),
         res AS (SELECT network_id, platform, account_id, rtype, rval, any_value(weight) weight,
                   min(ts) first_ts, max(ts) last_ts, count(*) n FROM cr GROUP BY ALL),
-        users AS (SELECT DISTINCT network_id, rtype, rval, platform AS asset_platform,
-                    account_id AS asset_id FROM _lo_as
+        users AS (SELECT * FROM _lo_users
                   SEMI JOIN (SELECT DISTINCT network_id, rtype, rval FROM res) k
                   USING (network_id, rtype, rval)),
         shared AS (SELECT r.network_id, r.platform, r.account_id, u.asset_platform, u.asset_id,
@@ -657,7 +663,7 @@ def _assemble(con: duckdb.DuckDBPyConnection, p: dict[str, Any], limitations: li
                     ORDER BY o.network_id, o.platform, o.account_id""").to_arrow_table()
     suspects = suspects.cast(SUSPECT_SCHEMA)
 
-    nets = _network_summary(per_net, n_asset_sessions, n_roles, con, out_rows)
+    nets = _network_summary(per_net, net_roles, out_rows)
     if telemetry and not any(r["telemetry"] for r in nets.to_pylist()):
         limitations.append(NO_TELEMETRY)
     no_tel = [r["network_id"] for r in nets.to_pylist() if not r["telemetry"]]
@@ -690,9 +696,7 @@ def _kinds_sql(strong: float) -> str:
                a.asset_id
           FROM (SELECT DISTINCT network_id, platform, account_id, rtype, rval FROM _lo_cr
                 WHERE weight >= {strong}) c
-          JOIN (SELECT DISTINCT network_id, rtype, rval, platform AS asset_platform,
-                  account_id AS asset_id FROM _lo_as) a
-          USING (network_id, rtype, rval)
+          JOIN _lo_users a USING (network_id, rtype, rval)
         UNION ALL
         SELECT network_id, platform, account_id, 'slip', slip_p, slip_id FROM _lo_cr
           WHERE slip_id IS NOT NULL AND weight >= {strong}
@@ -702,9 +706,7 @@ def _kinds_sql(strong: float) -> str:
         SELECT c.network_id, c.platform, c.account_id, c.rtype, a.asset_platform, a.asset_id
           FROM (SELECT DISTINCT network_id, platform, account_id, rtype, rval FROM _lo_cr
                 WHERE weight < {strong}) c
-          JOIN (SELECT DISTINCT network_id, rtype, rval, platform AS asset_platform,
-                  account_id AS asset_id FROM _lo_as) a
-          USING (network_id, rtype, rval)
+          JOIN _lo_users a USING (network_id, rtype, rval)
           SEMI JOIN (SELECT network_id, platform, account_id FROM _lo_ops WHERE n_strong = 0)
           USING (network_id, platform, account_id)"""
 
@@ -771,11 +773,10 @@ def _clusters(rows: list[dict[str, Any]], links: pa.Table, strong: float
     return {k: name[int(op_lab[i])] for k, i in idx.items()}
 
 
-def _network_summary(per_net: list[tuple[str, int]], n_asset_sessions: int, n_roles: int,
-                     con: duckdb.DuckDBPyConnection, ops: list[dict[str, Any]]) -> pa.Table:
-    roles = dict(con.execute("""SELECT m.network_id, count(*) FROM roles r JOIN _lo_m m
-        ON r.platform = m.platform AND (r.asset_id = m.account_id OR r.account_id = m.account_id)
-        GROUP BY ALL""").fetchall())
+def _network_summary(per_net: list[tuple[str, int]], roles: dict[str, int],
+                     ops: list[dict[str, Any]]) -> pa.Table:
+    """Per network: telemetry, sessions (``per_net``), roles (``roles``, by network) and the
+    operators found."""
     by: dict[str, list[dict[str, Any]]] = {}
     for r in ops:
         by.setdefault(r["network_id"], []).append(r)

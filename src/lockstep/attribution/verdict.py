@@ -47,6 +47,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from lockstep.attribution.operators import NO_TELEMETRY
+
 __all__ = ["decide", "VERDICT_SCHEMA", "DECEPTION", "AGAINST", "VERDICTS"]
 
 VERDICTS = ("cib", "spam", "authentic", "undetermined")
@@ -192,7 +194,7 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
             if agents is not None and ws_ >= 20 and agents * ws_ <= max(1.0, ws_ / 20):
                 spam.append("one_user_agent")
         if not telemetry:
-            limits.append("no telemetry: operator attribution not possible")
+            limits.append(NO_TELEMETRY)
         if spam and link >= 0.6 and nobio >= 0.7:
             verdict, conf = "spam", "high" if len(spam) >= 2 else "medium"
             reasons.insert(0, f"spam: {_pct(link)} of its posts push links "
