@@ -129,7 +129,9 @@ from lockstep.detectors.base import (
     _check_real,
     empty_edges,
 )
+from lockstep._arrays import unique
 from lockstep.exceptions import UsageError
+from lockstep.significance import P_FLOOR
 
 if TYPE_CHECKING:
     import duckdb
@@ -145,7 +147,6 @@ _US = 1_000_000
 _DAY_US = 86_400 * _US
 _MU_FLOOR = 0.1  # least chance multiplicity of a persona value
 _MAX_REPORTED = 100  # groups listed in stats_ (all are counted)
-_TINY = 1e-300  # smallest p-value written
 _PERSONA_TYPES = ("bio", "name", "handle")
 _TS = pa.timestamp("us", tz="UTC")
 _NB_SIZE = 4.0  # persona null: negative binomial size (chance sizes vary by about +-50%)
@@ -252,7 +253,7 @@ def _group_p(n: np.ndarray, mu: np.ndarray, alpha: float, size: float | None = N
     c = _threshold(mu, alpha, size)
     rep = n >= c
     lp = _log_tail(n, mu, size) - _log_tail(c, mu, size)
-    p = np.clip(np.exp(np.minimum(lp, 0.0)), _TINY, 1.0)
+    p = np.clip(np.exp(np.minimum(lp, 0.0)), P_FLOOR, 1.0)
     return rep, p
 
 
@@ -282,7 +283,7 @@ def _fisher(logp_sum: np.ndarray, k: np.ndarray) -> np.ndarray:
         total = total + np.where(i < k, term, 0.0)
     with np.errstate(divide="ignore"):
         lp = -x + np.log(total)
-    return np.clip(np.exp(np.minimum(lp, 0.0)), _TINY, 1.0)
+    return np.clip(np.exp(np.minimum(lp, 0.0)), P_FLOOR, 1.0)
 
 
 def _band_pairs(starts: np.ndarray, sizes: np.ndarray, band: np.ndarray
@@ -704,7 +705,7 @@ class CohortDetector(BaseDetector):
             p = _fisher(lsum, cnt)
             weight = cnt.copy()
             support = cnt.copy()
-        p = np.clip(p, _TINY, 1.0)
+        p = np.clip(p, P_FLOOR, 1.0)
         # times
         first, last, delta = self._times(con, acc, t_acc, timed, lo_e, hi_e)
         # evidence lists
@@ -750,7 +751,7 @@ class CohortDetector(BaseDetector):
         """first_seen, last_seen (microseconds) and the creation gap (seconds) of pairs."""
         t_first = t_acc.copy()
         t_last = t_acc.copy()
-        need = np.unique(np.r_[lo[~timed[lo]], hi[~timed[hi]]])
+        need = unique(np.r_[lo[~timed[lo]], hi[~timed[hi]]])
         if len(need):
             want = pa.table({"platform": acc["platform"].take(pa.array(need)),
                              "account_id": acc["account_id"].take(pa.array(need)),
@@ -758,16 +759,17 @@ class CohortDetector(BaseDetector):
             con.register("_ch_need", want)
             try:
                 got = con.execute("""
-                    SELECT n.i, epoch_us(min(e.ts)), epoch_us(max(e.ts))
+                    SELECT n.i AS i, epoch_us(min(e.ts)) AS t0, epoch_us(max(e.ts)) AS t1
                     FROM _ch_need n JOIN events e
                       ON e.platform = n.platform AND e.account_id = n.account_id
-                    WHERE e.ts IS NOT NULL GROUP BY n.i""").fetchall()
+                    WHERE e.ts IS NOT NULL GROUP BY n.i""").fetchnumpy()
             finally:
                 con.unregister("_ch_need")
             t_first[need] = 0
             t_last[need] = 0
-            for i, f, la in got:
-                t_first[i], t_last[i] = f, la
+            i = np.asarray(got["i"], dtype=np.int64)
+            t_first[i] = np.asarray(got["t0"], dtype=np.int64)
+            t_last[i] = np.asarray(got["t1"], dtype=np.int64)
         first = np.minimum(t_first[lo], t_first[hi])
         last = np.maximum(np.maximum(t_last[lo], t_last[hi]), first)
         both = timed[lo] & timed[hi]
@@ -789,7 +791,7 @@ class CohortDetector(BaseDetector):
     def _pair_evidence(self, con: duckdb.DuckDBPyConnection, a: tuple[str | None, str],
                        b: tuple[str | None, str]) -> list[str]:
         mem_acc, mem_g, mem_pos = self._mem
-        uniq = np.unique(mem_acc)
+        uniq = unique(mem_acc)
         if len(uniq) == 0:
             return []
         plats = self._acc["platform"].take(pa.array(uniq)).to_pylist()

@@ -82,12 +82,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special
 
+from lockstep._arrays import unique
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
     Laps,
     _check_int,
     _check_real,
+    _match,
     empty_edges,
 )
 from lockstep.detectors.coaction import _segments, _sort_by_object
@@ -102,6 +104,7 @@ from lockstep.detectors.synchrony import (
     _type_list,
     _valid_types,
 )
+from lockstep.significance import P_FLOOR
 
 if TYPE_CHECKING:
     import duckdb
@@ -189,8 +192,8 @@ def _greedy_peel(ea: np.ndarray, eo: np.ndarray, ew: np.ndarray, max_accounts: i
     account and object codes (of ``ea`` / ``eo``), and every prefix as rows ``(nodes,
     accounts, density)``.
     """
-    ua, la = np.unique(ea, return_inverse=True)
-    uo, lo = np.unique(eo, return_inverse=True)
+    ua, la = unique(ea, return_inverse=True)
+    uo, lo = unique(eo, return_inverse=True)
     n_a, n = len(ua), len(ua) + len(uo)
     u = np.concatenate([la, lo + n_a])
     v = np.concatenate([lo + n_a, la])
@@ -373,8 +376,7 @@ class DenseBlockDetector(BaseDetector):
         ac = ac[order]
         first = order[np.r_[True, ac[1:] != ac[:-1]]] if len(ac) else order
         ea, ee, et = act.a[first], act.e[first], act.t[first]
-        ucol, ec = np.unique(col_code[first], return_inverse=True)
-        ec = ec.astype(np.int64)
+        ucol, ec = unique(col_code[first], return_inverse=True)
         n_c = len(ucol)
         col_obj = np.zeros(n_c, dtype=np.int64)
         col_bucket = np.zeros(n_c, dtype=np.int64)
@@ -407,10 +409,7 @@ class DenseBlockDetector(BaseDetector):
         rng = np.random.default_rng(self.random_state)
         null: list[tuple[np.ndarray, np.ndarray]] = []
         for _ in range(self.n_null if blocks else 0):
-            sc = ec[rng.permutation(len(ec))]
-            ny = int(sc.max()) + 1
-            pk = np.unique(_pack(ea, sc))
-            sa, sc = pk // ny, pk % ny
+            sa, sc = _distinct_pairs(ea, ec[rng.permutation(len(ec))], n_c)
             sw = 1.0 / np.log(k[sc] + float(self.log_c))
             null.append(fraudar_block(sa, sc, sw, n_a, n_c,
                                       self.max_block_accounts)[3]["envelope"])
@@ -532,8 +531,8 @@ class DenseBlockDetector(BaseDetector):
           AND event_id IS NOT NULL"""
         rows = con.execute(sql, {"aa": a[1], "ab": b[1]}).fetchall()
         for accs, objs in self._blocks:
-            x = [acc for acc in accs if _is(a, acc)]
-            y = [acc for acc in accs if _is(b, acc)]
+            x = [acc for acc in accs if _match(a, acc)]
+            y = [acc for acc in accs if _match(b, acc)]
             if len(x) != 1 or len(y) != 1 or x == y:
                 continue
             pair = sorted([x[0], y[0]])
@@ -555,8 +554,15 @@ class DenseBlockDetector(BaseDetector):
         return []
 
 
-def _is(ref: tuple[str | None, str], acc: tuple[str, str]) -> bool:
-    return ref[1] == acc[1] and (ref[0] is None or ref[0] == acc[0])
+def _distinct_pairs(a: np.ndarray, c: np.ndarray, n_c: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pairs ``(a, c)`` (``0 <= c < n_c``), sorted by ``(a, c)``."""
+    if len(a) == 0 or (int(a.max()) + 1) * n_c <= (1 << 63):
+        pk = unique(a * n_c + c)  # below 2**63: the codes cannot overflow
+        return pk // n_c, pk % n_c
+    order = np.lexsort((c, a))
+    a, c = a[order], c[order]
+    new = np.r_[True, (a[1:] != a[:-1]) | (c[1:] != c[:-1])]
+    return a[new], c[new]
 
 
 def _envelope_at(env: tuple[np.ndarray, np.ndarray], size: int) -> float:
@@ -581,4 +587,4 @@ def _block_p(g: float, null: list[float]) -> tuple[float, float]:
     t = (g - mean) / (sd * np.sqrt(1 + 1 / r))
     # conditional on the block being reported (t > 0, probability 1/2 under the null)
     p = 2.0 * float(special.stdtr(r - 1, -t))
-    return float(min(1.0, max(p, 1e-300))), emp
+    return float(min(1.0, max(p, P_FLOOR))), emp

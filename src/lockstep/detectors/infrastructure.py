@@ -93,6 +93,8 @@ import numpy as np
 import pyarrow as pa
 from scipy import special
 
+from lockstep._arrays import unique
+from lockstep.detectors._sweep import _count
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
@@ -102,6 +104,7 @@ from lockstep.detectors.base import (
     empty_edges,
 )
 from lockstep.exceptions import UsageError
+from lockstep.significance import P_FLOOR  # re-exported
 
 if TYPE_CHECKING:
     import duckdb
@@ -120,8 +123,6 @@ RESOURCES: dict[str, tuple[str, str, str, str]] = {
 }
 #: Window used when ``window=None``: devices any time apart, addresses within a day.
 DEFAULT_WINDOW_S: dict[str, float] = {"device": math.inf, "ip": 86_400.0}
-#: Smallest p-value written (the contract wants ``p > 0``; doubles underflow near 1e-308).
-P_FLOOR = 1e-300
 
 _US = 1_000_000
 _MAX_WINDOW_S = 1e9  # a finite window above ~31 years is the same as none
@@ -411,14 +412,6 @@ def _bisect_right(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) 
         hi = np.where(active & ~go, mid, hi)
 
 
-def _within_counts(t: np.ndarray, gend: np.ndarray, w: int) -> np.ndarray:
-    """Per row, the later rows of its group (rows sorted by (group, time); the group ends at
-    ``gend``) at most ``w`` after it."""
-    i = np.arange(len(t), dtype=np.int64)
-    end = _bisect_right(t, i + 1, gend, t + w)
-    return end - i - 1
-
-
 def _window_share(r: np.ndarray, t: np.ndarray, inc: dict[str, np.ndarray],
                   k: np.ndarray, cand_res: np.ndarray, wus: int | None) -> np.ndarray:
     """``q_r``: the share of session pairs of different accounts on ``r`` within the window
@@ -433,15 +426,14 @@ def _window_share(r: np.ndarray, t: np.ndarray, inc: dict[str, np.ndarray],
     # same-account pairs: rows are sorted by (resource, account, time)
     ci = np.flatnonzero(cand_res[inc["r"]])
     n_inc = inc["n"][ci]
-    gend = np.repeat(np.cumsum(n_inc), n_inc)
-    same_w = np.bincount(rc, weights=_within_counts(tc, gend, w), minlength=len(k))
+    # per row, the later rows of its group (incidence, then resource) at most w after it
+    same_w = np.bincount(rc, weights=_count(np.repeat(np.arange(len(ci)), n_inc), tc, w)[0],
+                         minlength=len(k))
     same_all = np.bincount(inc["r"][ci], weights=n_inc * (n_inc - 1) / 2.0, minlength=len(k))
     # all pairs: re-sort by (resource, time)
     order = np.lexsort((tc, rc))
     rs, ts = rc[order], tc[order]
-    rend = np.repeat(np.cumsum(n_r[cand_res]).astype(np.int64),
-                     n_r[cand_res].astype(np.int64))
-    all_w = np.bincount(rs, weights=_within_counts(ts, rend, w), minlength=len(k))
+    all_w = np.bincount(rs, weights=_count(rs, ts, w)[0], minlength=len(k))
     cross = n_r * (n_r - 1) / 2.0 - same_all
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(cross > 0, (all_w - same_w) / cross, 1.0)
@@ -611,7 +603,7 @@ def _describe_capped(st: dict[str, Any], inc: dict[str, np.ndarray], k: np.ndarr
     idx = np.flatnonzero(capped)
     sessions = np.bincount(inc["r"], weights=inc["n"], minlength=len(k))
     big = idx[np.argsort(-k[idx], kind="stable")][:_MAX_REPORTED]
-    accounts = np.unique(inc["a"][capped[inc["r"]]])
+    accounts = unique(inc["a"][capped[inc["r"]]])
     return {"count": int(len(idx)), "accounts": int(len(accounts)),
             "sessions": int(sessions[idx].sum()),
             "largest": [{"resource": st["res_id"][int(i)].as_py(), "accounts": int(k[i]),

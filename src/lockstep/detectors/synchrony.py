@@ -199,20 +199,24 @@ def _valid_types(object_types: Any) -> None:
                          f"{', '.join(OBJECT_TYPES)}, not {object_types!r}")
 
 
+def _codes(x: pa.Array | pa.ChunkedArray) -> tuple[int, np.ndarray]:
+    """The number of distinct values of ``x`` and each value's code (in order of first
+    appearance; for the sorted arrays staged here that is sorted order, as np.unique gives)."""
+    if isinstance(x, pa.ChunkedArray):
+        x = x.combine_chunks()
+    enc = pc.dictionary_encode(x)
+    return len(enc.dictionary), enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 # -- the null ----------------------------------------------------------------------------------
-def _chung_lu(degree: np.ndarray, n_k: np.ndarray, M: float) -> CoActionNull:
-    """``E(a, b) = sum_k min(1, d_a n_k / M) min(1, d_b n_k / M)`` over the counted tokens
-    ``k``: the co-action null without timing (:meth:`CoActionNull.from_counts`), its
-    ``expected(a, b)`` in O(log tokens) per pair from prefix sums."""
-    return CoActionNull.from_counts(degree, n_k, M)
-
-
 class _StratifiedNull:
     """The Chung-Lu null within platforms: an account of platform ``p`` holds token ``k``
     with probability ``min(1, d_a n_pk / M_p)`` (``n_pk`` the accounts of ``p`` holding it,
     ``M_p`` the incidences of ``p``), since the posts of one platform are out of reach of the
-    others. Same-platform pairs use the exact sum (:func:`_chung_lu`); cross-platform pairs
-    ``d_a d_b sum_k n_pk n_qk / (M_p M_q)`` (no cap at 1: an upper bound)."""
+    others. Same-platform pairs use the exact sum ``E(a, b) = sum_k min(1, d_a n_pk / M_p)
+    min(1, d_b n_pk / M_p)`` over the counted tokens (:meth:`CoActionNull.from_counts`, the
+    co-action null without timing, O(log tokens) per pair from prefix sums); cross-platform
+    pairs ``d_a d_b sum_k n_pk n_qk / (M_p M_q)`` (no cap at 1: an upper bound)."""
 
     def __init__(self, degree: np.ndarray, acc_plat: np.ndarray, n_plat: int,
                  key_index: np.ndarray, row_plat: np.ndarray, n_keys: int,
@@ -223,7 +227,8 @@ class _StratifiedNull:
         c = npk[counted]
         self.acc_plat = acc_plat
         self.degree = degree.astype(np.float64)
-        self.same = [_chung_lu(degree, c[c[:, p] > 0, p], M[p]) for p in range(n_plat)]
+        self.same = [CoActionNull.from_counts(degree, c[c[:, p] > 0, p], M[p])
+                     for p in range(n_plat)]
         self.cross = (c.T @ c) / np.outer(M, M)
 
     def expected(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -344,16 +349,14 @@ class SynchronyDetector(BaseDetector):
         deg = [np.where(eligible, d, 0) for d in deg]
         lap("tokens")
 
-        plat_names, acc_plat = np.unique(act.acc_platform.to_numpy(zero_copy_only=False),
-                                         return_inverse=True)
-        acc_plat = acc_plat.astype(np.int64)
+        n_plat, acc_plat = _codes(act.acc_platform)
         nulls, cands = [], []
         for g, gr in enumerate(grids):
             starts, size = _segments(gr.key)
             capped = size > self.max_key_accounts
             pairable = (size >= 2) & ~capped
             key_index = np.repeat(np.arange(len(starts)), size)
-            nulls.append(_StratifiedNull(deg[g], acc_plat, len(plat_names), key_index,
+            nulls.append(_StratifiedNull(deg[g], acc_plat, n_plat, key_index,
                                          acc_plat[gr.a], len(starts), ~capped))
             end = np.repeat(starts + size, size)
             cand = np.where(np.repeat(pairable, size), end - np.arange(len(gr.key)) - 1, 0)
@@ -376,8 +379,7 @@ class SynchronyDetector(BaseDetector):
             bounds.append(min(n_acc, max(nxt, bounds[-1] + 1)))
         parts, n_pairs = [], 0
         sizes = deg[0] + deg[1]
-        kinds = act.obj_type.to_numpy(zero_copy_only=False)
-        cat = _concat_grids(grids, np.unique(kinds, return_inverse=True)[1].astype(np.int64))
+        cat = _concat_grids(grids, _codes(act.obj_type)[1])
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if cum[hi - 1] - (cum[lo - 1] if lo else 0.0) <= 0:
                 continue
@@ -472,10 +474,9 @@ class SynchronyDetector(BaseDetector):
         tl, tr = cat["t"][left], cat["t"][right]
         el, er = cat["e"][left], cat["e"][right]
         ob = cat["o"][left]
-        first = np.full(n_k, np.iinfo(np.int64).max)
-        last = np.full(n_k, np.iinfo(np.int64).min)
-        np.minimum.at(first, gid, np.minimum(tl, tr))
-        np.maximum.at(last, gid, np.maximum(tl, tr))
+        gst = np.cumsum(gsize[gkeep]) - gsize[gkeep]  # gid's starts: every group has rows
+        first = np.minimum.reduceat(np.minimum(tl, tr), gst)
+        last = np.maximum.reduceat(np.maximum(tl, tr), gst)
         # support: distinct objects per pair
         support = _distinct_per_group(gid, ob, n_k)
         # median delta, then distinct event pairs tightest first

@@ -96,6 +96,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lockstep._arrays import unique
 from lockstep.detectors._rows import _packed_argsort, _Rows
 from lockstep.detectors._sweep import (
     _EMIT_STEP,
@@ -449,7 +450,7 @@ class TextDetector(BaseDetector):
             0, int(t.max() - t.min()))
         cand, starts, obj_cand = _count(o, t, w_us)
         size = np.diff(np.r_[starts, n])
-        inc = _unique(o * n_acc + a)
+        inc = unique(o * n_acc + a)
         k_acc = np.bincount(inc // n_acc, minlength=int(o.max()) + 1)[o[starts]]
         stats.update(rows=int(n), accounts=int(n_acc), clusters=int(len(starts)),
                      clusters_shared=int(np.count_nonzero(k_acc >= 2)))
@@ -471,9 +472,9 @@ class TextDetector(BaseDetector):
         in_null = np.repeat(unpop, size)
         if in_null.all():
             null = CoActionNull.from_rows(o, a, obj_cand, starts, n_acc)
-        else:
-            _, s2, c2 = _count(o[in_null], t[in_null], w_us)
-            null = CoActionNull.from_rows(o[in_null], a[in_null], c2, s2, n_acc)
+        else:  # popular clusters go whole: the others' counts and starts are unchanged
+            s2 = np.cumsum(size[unpop]) - size[unpop]
+            null = CoActionNull.from_rows(o[in_null], a[in_null], obj_cand[unpop], s2, n_acc)
         pair_ok = (k_acc >= 2) & unpop
         keep = np.repeat(pair_ok, size)
         largest = np.argsort(-obj_cand * pair_ok, kind="stable")[:5]
@@ -610,18 +611,10 @@ def _lsh_candidates(sig: np.ndarray, bands: int) -> tuple[np.ndarray, int]:
             continue
         left, right = _emit(rem, 0, m, None)
         i, k = order[left], order[right]
-        parts.append(_unique(np.minimum(i, k) * m + np.maximum(i, k)))
+        parts.append(unique(np.minimum(i, k) * m + np.maximum(i, k)))
     if not parts:
         return np.zeros(0, dtype=np.int64), n_large
-    return _unique(np.concatenate(parts)), n_large
-
-
-def _unique(x: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (``np.unique`` hashes first, many times slower here)."""
-    x = np.sort(x)
-    if len(x) < 2:
-        return x
-    return x[np.r_[True, x[1:] != x[:-1]]]
+    return unique(np.concatenate(parts)), n_large
 
 
 def _verify(sig: np.ndarray, h: np.ndarray, starts: np.ndarray, cand: np.ndarray,
