@@ -262,6 +262,12 @@ def detect(
     seed: Annotated[int, typer.Option(help="Seed of community detection.")] = 0,
     min_size: Annotated[int, typer.Option(help="Smallest network, in accounts.")] = 3,
     top: Annotated[int, typer.Option(help="How many networks to list.")] = 15,
+    corroborate: Annotated[bool, typer.Option(
+        help="Keep the weak edges of shared-infrastructure groups that independent activity "
+             "confirms (finds careful operations; see docs/detection.md).")] = True,
+    amplified: Annotated[bool, typer.Option(
+        help="Add to each network the pages whose re-shares and replies come mostly from "
+             "it.")] = True,
 ) -> None:
     """Find coordinated networks: co-action signals, fused and clustered (Leiden), ranked and
     stored in the workspace with the parameters used."""
@@ -273,6 +279,7 @@ def detect(
         chosen = {"signals": _split(signals)} if signals else {}
         run = run_detect(ws, **chosen, window=window or None, alpha=alpha,
                          min_weight=min_weight, seed=seed, min_size=min_size,
+                         corroborate=corroborate, amplified=amplified,
                          progress=lambda m, d, t: prog.update(task, description=m, completed=d, total=t))
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.params.get("timings", {}).items())
     out.print(f"run {run.run_id}: {run.n_networks} networks ({timings})")

@@ -18,8 +18,10 @@ from typing import Any
 
 from lockstep._memory import release_memory
 from lockstep.detectors import REGISTRY, CoActionDetector, get_detector
+from lockstep.corroboration import corroborate as corroborate_groups
 from lockstep.exceptions import UsageError
 from lockstep.graph import Run, account_metadata, detect_networks, save_run
+from lockstep.graph.amplified import attach_amplified
 from lockstep.significance import DEFAULT_ALPHA, fdr_filter
 from lockstep.workspace import Workspace
 
@@ -65,7 +67,9 @@ DEFAULT_MIN_WEIGHT = 1
 def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
            window: float | None = DEFAULT_WINDOW, min_weight: int = DEFAULT_MIN_WEIGHT,
            alpha: float = DEFAULT_ALPHA, seed: int = 0, min_size: int = 3,
-           resolution: float = 1.0, save: bool = True, assess: bool = True,
+           resolution: float = 1.0, corroborate: bool = True, amplified: bool = True,
+           save: bool = True,
+           assess: bool = True,
            progress: Callable[[str, int, int], None] | None = None) -> Run:
     """Find coordinated networks in ``ws``.
 
@@ -84,6 +88,13 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         False discovery rate over all (pair, signal) edges (Benjamini-Hochberg).
     seed, min_size, resolution
         Community detection: seed, smallest network, Leiden resolution.
+    corroborate : bool, default True
+        Also keep the weak edges of infrastructure groups that independent activity evidence
+        confirms (:mod:`lockstep.corroboration`); what was tested is in
+        ``params["corroboration"]``.
+    amplified : bool, default True
+        Add to each network the pages it amplifies: those whose re-shares and replies come
+        mostly from its members, far beyond chance (:mod:`lockstep.graph.amplified`).
     save : bool
         Store the run in the workspace (``runs/``) and make it the latest.
     assess : bool
@@ -151,14 +162,32 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
                 detectors[name]["significant_pairs"] = got["kept"]
         fdr[fam] = info
     timings["significance"] = round(time.perf_counter() - t, 3)
+    corroboration: dict[str, Any] = {}
+    if corroborate:
+        # weak infrastructure groups that independent activity evidence confirms (per-pair
+        # tests cannot see a careful operation: lockstep.corroboration)
+        t = time.perf_counter()
+        infra = [i for i, f in enumerate(family) if f == "InfrastructureDetector"]
+        other = [i for i in range(len(edges)) if i not in infra]
+        extra, corroboration = corroborate_groups(
+            [edges[i] for i in infra], [edges[i] for i in other], alpha=alpha, seed=seed)
+        significant += [x for x in extra if x.num_rows]
+        for i, x in zip(other, extra, strict=True):
+            detectors[signals[i]]["corroborated_pairs"] = x.num_rows
+        timings["corroboration"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    run = detect_networks(significant, accounts=account_metadata(ws), seed=seed,
+    accounts = account_metadata(ws)
+    run = detect_networks(significant, accounts=accounts, seed=seed,
                           min_size=min_size, resolution=resolution,
                           params={"signals": list(signals), "window": window,
                                   "min_weight": min_weight, "alpha": alpha,
-                                  "fdr": fdr,
+                                  "fdr": fdr, "corroboration": corroboration,
                                   "detectors": detectors})
     timings["networks"] = round(time.perf_counter() - t, 3)
+    if amplified:
+        t = time.perf_counter()
+        attach_amplified(ws, run, alpha=alpha, accounts=accounts)
+        timings["amplified"] = round(time.perf_counter() - t, 3)
     run.params["timings"] = timings
     if save:
         if progress:

@@ -1,0 +1,169 @@
+"""Pages a network amplifies: assets whose audience is the network.
+
+An operation's pages publish and its fakes amplify. The pages never co-act with anyone (they
+post first; the others react), so no pair signal ties them to the network, yet they are
+what a takedown removes ("pages posing as independent or local"). A page joins a detected
+network when the network's members make most of the re-shares and replies its posts
+receive, far more than their share of all such activity gives by chance:
+
+* ``n`` = re-shares and replies to the page's posts by the network's members, ``k`` the
+  distinct members among them, ``t`` all re-shares and replies its posts receive (from
+  anyone but itself);
+* under the null each such event comes from the network with probability ``p0`` = the
+  network's share of all re-shares and replies to pages in the data:
+  ``p = P[Binomial(t, p0) >= n]``; Benjamini-Hochberg at ``alpha`` over every
+  (network, page) pair with ``n >= 1``;
+* and the network makes the majority (``n / t >= min_share``, default 0.5) through at
+  least ``min_amplifiers`` (default 2) members: a popular page that a large community of
+  ordinary users follows is theirs no more than anyone else's.
+
+Only pages and channels count as authors (the ``author`` objects of the workspace), and a
+page already in some network stays where detection put it. Attached accounts are members
+with degree 0 (no pair edge); their evidence is in ``run.params["amplified"]``. Behaviour
+only: who re-shares whom, never what is said.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from lockstep.graph.networks import Run
+    from lockstep.workspace import Workspace
+
+__all__ = ["amplified_pages", "attach_amplified", "MIN_SHARE", "MIN_AMPLIFIERS"]
+
+#: Share of a page's re-shares and replies that must come from the network.
+MIN_SHARE = 0.5
+#: Distinct members among them.
+MIN_AMPLIFIERS = 2
+
+_SQL = """
+WITH a AS (SELECT platform, account_id, object_id AS author FROM objects
+           WHERE object_type = 'author'),
+tot AS (SELECT platform, author, count(*) AS t FROM a GROUP BY ALL),
+byn AS (SELECT m.network_id, a.platform, a.author, count(*) AS n,
+               count(DISTINCT a.account_id) AS k
+        FROM a JOIN _members m ON m.platform = a.platform AND m.account_id = a.account_id
+        GROUP BY ALL),
+per AS (SELECT m.network_id, count(*) AS n_net
+        FROM a JOIN _members m ON m.platform = a.platform AND m.account_id = a.account_id
+        GROUP BY ALL)
+SELECT byn.network_id, byn.platform, byn.author AS account_id, byn.n, byn.k, tot.t,
+       per.n_net, (SELECT count(*) FROM a) AS total
+FROM byn JOIN tot ON tot.platform = byn.platform AND tot.author = byn.author
+JOIN per ON per.network_id = byn.network_id
+WHERE NOT EXISTS (SELECT 1 FROM _members x WHERE x.platform = byn.platform
+                  AND x.account_id = byn.author)
+ORDER BY byn.network_id, byn.platform, byn.author
+"""
+
+_EMPTY = pa.schema([("network_id", pa.string()), ("platform", pa.string()),
+                    ("account_id", pa.string()), ("n", pa.int64()), ("amplifiers", pa.int64()),
+                    ("received", pa.int64()), ("share", pa.float64()),
+                    ("p_value", pa.float64()), ("q_value", pa.float64())])
+
+
+def amplified_pages(ws: Workspace, members: pa.Table, *, alpha: float = 0.01,
+                    min_share: float = MIN_SHARE,
+                    min_amplifiers: int = MIN_AMPLIFIERS) -> pa.Table:
+    """The pages each network amplifies (module docstring), one row per (network, page).
+
+    Parameters
+    ----------
+    ws : Workspace
+    members : pyarrow.Table
+        ``network_id, platform, account_id`` of the detected networks.
+    alpha : float
+        False discovery rate over the (network, page) pairs tested.
+    min_share, min_amplifiers
+        The majority rule.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``network_id, platform, account_id, n, amplifiers, received, share, p_value,
+        q_value``, by network then page.
+    """
+    from scipy.stats import binom
+
+    if members.num_rows == 0:
+        return _EMPTY.empty_table()
+    con = ws.connect()
+    try:
+        con.register("_members", members.select(["network_id", "platform", "account_id"]))
+        t = con.sql(_SQL).to_arrow_table()
+    finally:
+        con.close()
+    if t.num_rows == 0:
+        return _EMPTY.empty_table()
+    n, k, tot = (t[c].to_numpy().astype(np.float64) for c in ("n", "k", "t"))
+    p0 = t["n_net"].to_numpy() / t["total"].to_numpy()
+    p = binom.sf(n - 1, tot, p0)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    q = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum(np.minimum.accumulate(q[::-1])[::-1], 1.0)
+    qv = np.empty(m)
+    qv[order] = q
+    share = n / tot
+    keep = (qv <= alpha) & (share >= min_share) & (k >= min_amplifiers)
+    return pa.table({
+        "network_id": t["network_id"], "platform": t["platform"],
+        "account_id": t["account_id"], "n": t["n"], "amplifiers": t["k"],
+        "received": t["t"], "share": pa.array(np.round(share, 4)),
+        "p_value": pa.array(p), "q_value": pa.array(qv),
+    }).filter(pa.array(keep))
+
+
+def attach_amplified(ws: Workspace, run: Run, *, alpha: float = 0.01,
+                     accounts: pa.Table | None = None) -> Run:
+    """``run`` with the pages its networks amplify added to their members (in place).
+
+    Each attached page is a member row with degree 0 and strength 0; network sizes are
+    updated and the evidence of each is in ``run.params["amplified"]``.
+    """
+    found = amplified_pages(ws, run.members, alpha=alpha)
+    info: dict[str, Any] = {"alpha": alpha, "min_share": MIN_SHARE,
+                            "min_amplifiers": MIN_AMPLIFIERS, "attached": found.num_rows,
+                            "pages": found.to_pylist()}
+    for r in info["pages"]:
+        r["p_value"], r["q_value"] = float(r["p_value"]), float(r["q_value"])
+    run.params["amplified"] = info
+    if found.num_rows == 0:
+        return run
+    meta = {}
+    if accounts is not None and accounts.num_rows:
+        keys = set(zip(found["platform"].to_pylist(), found["account_id"].to_pylist()))
+        cols = [c for c in ("kind", "handle", "created_at") if c in accounts.column_names]
+        for r in accounts.select(["platform", "account_id", *cols]).to_pylist():
+            if (r["platform"], r["account_id"]) in keys:
+                meta[(r["platform"], r["account_id"])] = r
+    mem = run.members
+    rows = []
+    for r in found.to_pylist():
+        md = meta.get((r["platform"], r["account_id"]), {})
+        rows.append({"network_id": r["network_id"], "platform": r["platform"],
+                     "account_id": r["account_id"], "kind": md.get("kind"),
+                     "handle": md.get("handle"), "created_at": md.get("created_at"),
+                     "degree": 0, "strength": 0.0})
+    extra = pa.Table.from_pylist(rows, schema=mem.schema)
+    both = pa.concat_tables([mem, extra])
+    # members stay ordered by network rank, then (platform, account_id)
+    rank = dict(zip(run.networks["network_id"].to_pylist(),
+                    run.networks["rank"].to_pylist(), strict=True))
+    keyed = both.append_column("_rank", pa.array(
+        [rank[x] for x in both["network_id"].to_pylist()], pa.int64()))
+    order = pc.sort_indices(keyed, sort_keys=[("_rank", "ascending"), ("platform", "ascending"),
+                                              ("account_id", "ascending")])
+    run.members = both.take(order)
+    counts = {}
+    for nid in run.members["network_id"].to_pylist():
+        counts[nid] = counts.get(nid, 0) + 1
+    sizes = pa.array([counts[x] for x in run.networks["network_id"].to_pylist()], pa.int64())
+    run.networks = run.networks.set_column(run.networks.schema.get_field_index("size"), "size",
+                                           sizes)
+    return run
