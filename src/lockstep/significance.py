@@ -55,10 +55,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import special
 
 from lockstep._arrays import unique
+from lockstep._lazy import lazy
 from lockstep.exceptions import UsageError
+
+special = lazy("scipy.special")  # imported on first use (lockstep._lazy)
 
 __all__ = ["CoActionNull", "poisson_pvalue", "benjamini_hochberg", "fdr_filter",
            "DEFAULT_ALPHA", "P_FLOOR"]

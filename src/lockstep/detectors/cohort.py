@@ -119,8 +119,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import special  # scipy.stats (about 45 MB) is imported where it is used
 
+from lockstep._lazy import lazy
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
@@ -132,6 +132,8 @@ from lockstep.detectors.base import (
 from lockstep._arrays import unique
 from lockstep.exceptions import UsageError
 from lockstep.significance import P_FLOOR
+
+special = lazy("scipy.special")  # imported on first use (lockstep._lazy)
 
 if TYPE_CHECKING:
     import duckdb

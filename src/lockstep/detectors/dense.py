@@ -80,9 +80,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import special
 
 from lockstep._arrays import unique
+from lockstep._lazy import lazy
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
@@ -105,6 +105,8 @@ from lockstep.detectors.synchrony import (
     _valid_types,
 )
 from lockstep.significance import P_FLOOR
+
+special = lazy("scipy.special")  # imported on first use (lockstep._lazy)
 
 if TYPE_CHECKING:
     import duckdb
