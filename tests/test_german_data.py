@@ -37,3 +37,25 @@ def test_german_file_ingests_whole(ws: Workspace) -> None:
     assert set(st.accounts_acting) == {"facebook", "x"}
     # ingesting it again adds nothing
     assert ingest(ws, [GERMAN]).files[0].rows_added == 0
+
+
+@pytest.mark.slow
+def test_german_data_detect_and_assess_state_their_limits(ws: Workspace) -> None:
+    """Public data, no sessions or roles (issue 4): the whole pipeline runs, finds networks,
+    gives every one a verdict with reasons, and says what it cannot establish instead of
+    naming operators."""
+    from lockstep.detect import detect
+
+    ingest(ws, [GERMAN])
+    run = detect(ws)
+    assert run.n_networks >= 1
+    a = run.assessment
+    assert not a.telemetry and a.operators.num_rows == 0
+    assert "no telemetry: operator attribution not possible" in a.limitations
+    inv = a.inventory.to_pylist()
+    assert [r["network_id"] for r in inv] == run.networks["network_id"].to_pylist()
+    for r in inv:
+        assert r["verdict"] in {"cib", "spam", "authentic", "undetermined"} and r["reasons"]
+        assert "no telemetry: operator attribution not possible" in r["limitations"]
+    # no infrastructure here, so nothing was corroborated; the run says so
+    assert run.params["corroboration"]["tested"] == 0

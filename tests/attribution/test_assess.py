@@ -220,3 +220,14 @@ def test_members_named_operators_only_with_high_confidence() -> None:
                         "account_id": ["fake", "boss", "other_asset"]})
     kept = _not_assets_elsewhere(ops, members)
     assert kept["account_id"].to_pylist() == ["boss", "outsider"]
+
+
+def test_ages_without_any_creation_time() -> None:
+    """Networks none of whose members has a known creation time (public data without
+    profiles) have no age traits, and no crash."""
+    from lockstep.attribution.behaviour import _ages
+
+    empty = pa.table({"network_id": pa.array([], pa.string()), "platform": pa.array([], pa.string()),
+                      "account_id": pa.array([], pa.string()),
+                      "created_us": pa.array([], pa.float64())})
+    assert _ages(empty, {}) == {}

@@ -113,6 +113,8 @@ def _ages(members_created: pa.Table, first: dict[str, object]) -> dict[str, dict
     """Per network: median age at first activity, young share, creation-burst share."""
     out: dict[str, dict] = {}
     nid = members_created["network_id"].to_pylist()
+    if not nid:  # no member's creation time is known (public data without profiles)
+        return out
     created = members_created["created_us"].to_numpy(zero_copy_only=False)
     order = np.argsort(np.array(nid, dtype=object), kind="stable")
     nid_sorted = [nid[i] for i in order]
