@@ -140,3 +140,25 @@ def test_read_truth_from_workspace(ws, tmp_path: Path):
     assert t["tier"].to_pylist() == [2, 2] and t["role"].to_pylist() == ["fake", "operator"]
     flagged = pa.table({"network_id": ["N1"], "platform": ["x"], "account_id": ["a1"]})
     assert evaluate(flagged, t).by_tier[0].recall == 0.5
+
+
+def test_both_evaluations_pick_the_same_best_match_on_a_tie():
+    """Two detected networks match a planted one equally well: detection's and the
+    assessment's evaluation name the same one (the smallest id), whatever the row order."""
+    from lockstep.evaluate import evaluate_assessment
+
+    truth = pa.table({"platform": ["x"] * 4, "account_id": ["a", "b", "c", "d"],
+                      "network_id": ["n1"] * 4, "network_kind": ["cib"] * 4,
+                      "operator_id": [None] * 4, "tier": pa.array([1] * 4, pa.int64()),
+                      "role": ["fake"] * 4, "origin_country": ["IN"] * 4})
+    members = pa.table({"network_id": ["N2", "N2", "N1", "N1"], "platform": ["x"] * 4,
+                        "account_id": ["a", "b", "c", "d"]})
+    det = evaluate(members, truth).matches[0]
+    inv = pa.Table.from_pylist([{"network_id": "N1", "verdict": "cib", "origin_countries": []},
+                                {"network_id": "N2", "verdict": "spam", "origin_countries": []}])
+    accounts = members.append_column("verdict", pa.array(["spam", "spam", "cib", "cib"]))
+    ops = pa.table({"network_id": pa.array([], pa.string()), "platform": pa.array([], pa.string()),
+                    "account_id": pa.array([], pa.string())})
+    rep = evaluate_assessment(members, accounts, inv, ops, truth)
+    assert det.best_match == rep.networks[0]["best_match"] == "N1"
+    assert rep.networks[0]["verdict"] == "cib"

@@ -138,6 +138,22 @@ def _score(group: str, planted: set[Key], flagged: set[Key], n_ordinary: int) ->
     return GroupScore(group, len(planted), tp, p, r, _f1(p, r))
 
 
+def _best_match(members: set[Key], detected: dict[str, set[Key]]
+                ) -> tuple[str | None, float, int, int]:
+    """The detected network with the highest Jaccard with ``members`` (ties: the smallest
+    network id), that Jaccard, its overlap, and how many detected networks overlap at all."""
+    best, best_j, best_o, touched = None, 0.0, 0, 0
+    for did in sorted(detected):
+        o = len(members & detected[did])
+        if not o:
+            continue
+        touched += 1
+        j = o / len(members | detected[did])
+        if j > best_j:
+            best, best_j, best_o = did, j, o
+    return best, best_j, best_o, touched
+
+
 def evaluate(flagged: pa.Table, truth: pa.Table, *, all_accounts: int | None = None
              ) -> EvaluationReport:
     """Score flagged accounts against planted networks, at account level.
@@ -200,15 +216,7 @@ def evaluate(flagged: pa.Table, truth: pa.Table, *, all_accounts: int | None = N
     report.by_tier = [_score(f"tier={t}", by_tier[t], F, len(ordinary)) for t in sorted(by_tier)]
     for net in sorted(planted):
         members = planted[net]
-        best, best_j, best_o, touched = None, 0.0, 0, 0
-        for did in sorted(detected):
-            o = len(members & detected[did])
-            if not o:
-                continue
-            touched += 1
-            j = o / len(members | detected[did])
-            if j > best_j:
-                best, best_j, best_o = did, j, o
+        best, best_j, best_o, touched = _best_match(members, detected)
         hit = len(members & F)
         report.matches.append(NetworkMatch(net, kind_of.get(net), tier_of.get(net),
                                            len(members), hit, hit / len(members), best, best_j,
@@ -387,14 +395,7 @@ def evaluate_assessment(members: pa.Table, accounts: pa.Table, inventory: pa.Tab
     nets, per_kind = [], defaultdict(lambda: [0, 0])
     origin_ok: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
     for net in sorted(planted):
-        mem = planted[net]
-        best, best_j = None, 0.0
-        for did, dm in detected.items():
-            o = len(mem & dm)
-            if o:
-                j = o / len(mem | dm)
-                if j > best_j:
-                    best, best_j = did, j
+        best, best_j, _, _ = _best_match(planted[net], detected)
         verdict = verdict_of.get(best) if best else None
         kind = kind_of[net]
         per_kind[kind][1] += 1
