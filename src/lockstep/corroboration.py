@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lockstep.significance import DEFAULT_ALPHA
+from lockstep.significance import DEFAULT_ALPHA, benjamini_hochberg
 
 __all__ = ["corroborate", "DEFAULT_WEAK_P"]
 
@@ -66,19 +66,6 @@ def _weak(tables: Sequence[pa.Table], weak_p: float) -> list[np.ndarray]:
         p = pc.fill_null(t["p_value"], 1.0).to_numpy() if "p_value" in t.column_names \
             else np.ones(t.num_rows)
         out.append(p <= weak_p)
-    return out
-
-
-def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values."""
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    q = p[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(q[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(q, 1.0)
     return out
 
 
@@ -171,7 +158,7 @@ def corroborate(infra: Sequence[pa.Table], activity: Sequence[pa.Table], *,
     expected = (s * s - s2) / (4.0 * m_act)
     obs_t, exp_t = observed[tested], expected[tested]
     p = np.where(obs_t > 0, poisson.sf(obs_t - 1, np.maximum(exp_t, 1e-300)), 1.0)
-    q = _bh(p)
+    q = benjamini_hochberg(p)
     passed = tested[q <= alpha]
     info["kept"] = int(len(passed))
     if len(passed) == 0:
@@ -189,7 +176,7 @@ def corroborate(infra: Sequence[pa.Table], activity: Sequence[pa.Table], *,
     pm = np.ones(n)
     pm[member] = poisson.sf(ties[member] - 1, np.maximum(lam[member], 1e-300))
     core = np.zeros(n, dtype=bool)
-    core[np.flatnonzero(member)[_bh(pm[member]) <= alpha]] = True
+    core[np.flatnonzero(member)[benjamini_hochberg(pm[member]) <= alpha]] = True
     order = np.argsort(p[q <= alpha], kind="stable")
     for g, pg, qg in zip(passed[order], p[q <= alpha][order], q[q <= alpha][order], strict=True):
         info["groups"].append({"size": int(sizes[g]), "core": int(core[labels == g].sum()),

@@ -90,6 +90,8 @@ def amplified_pages(ws: Workspace, members: pa.Table, *, alpha: float = 0.01,
     """
     from scipy.stats import binom
 
+    from lockstep.significance import benjamini_hochberg
+
     if members.num_rows == 0:
         return _EMPTY.empty_table()
     con = ws.connect()
@@ -103,12 +105,7 @@ def amplified_pages(ws: Workspace, members: pa.Table, *, alpha: float = 0.01,
     n, k, tot = (t[c].to_numpy().astype(np.float64) for c in ("n", "k", "t"))
     p0 = t["n_net"].to_numpy() / t["total"].to_numpy()
     p = binom.sf(n - 1, tot, p0)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    q = p[order] * m / np.arange(1, m + 1)
-    q = np.minimum(np.minimum.accumulate(q[::-1])[::-1], 1.0)
-    qv = np.empty(m)
-    qv[order] = q
+    qv = benjamini_hochberg(p)
     share = n / tot
     keep = (qv <= alpha) & (share >= min_share) & (k >= min_amplifiers)
     return pa.table({
