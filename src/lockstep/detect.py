@@ -9,6 +9,10 @@ Edges are kept by significance, not by fixed counts: every detector gives each p
 p-value under its null model, and Benjamini-Hochberg keeps those within the false discovery
 rate ``alpha`` (:mod:`lockstep.significance`), over all pairs of each family of signals that
 share a null model (the co-action signals together, the infrastructure signals together).
+Two group-level steps follow: weak edges inside shared-infrastructure groups that independent
+activity confirms are kept too (:mod:`lockstep.corroboration`: careful operations, whose pairs
+are each too weak), and each network takes in the pages it amplifies
+(:mod:`lockstep.graph.amplified`).
 """
 from __future__ import annotations
 
