@@ -93,9 +93,10 @@ def corroborate(infra: Sequence[pa.Table], activity: Sequence[pa.Table], *,
     Returns
     -------
     (list of pyarrow.Table, dict)
-        The rows of each ``activity`` table kept by a corroborated group, and what was tested: ``tested`` (communities), ``kept``, and ``groups`` (for each
-        community kept: ``size``, ``core``, ``observed``, ``expected``, ``p_value``,
-        ``q_value``), best first.
+        The rows of each ``activity`` table kept by a corroborated group (those between
+        members of its core), and what was tested: ``tested`` (communities), ``kept``, and
+        ``groups`` (for each community kept: ``size``, ``core``, ``observed``,
+        ``expected``, ``p_value``, ``q_value``), best first.
     """
     from scipy.stats import poisson
 
