@@ -42,23 +42,20 @@ MIN_SHARE = 0.5
 MIN_AMPLIFIERS = 2
 
 _SQL = """
-WITH a AS (SELECT platform, account_id, object_id AS author FROM objects
-           WHERE object_type = 'author'),
+WITH a AS MATERIALIZED (SELECT platform, account_id, object_id AS author FROM objects
+                        WHERE object_type = 'author'),
 tot AS (SELECT platform, author, count(*) AS t FROM a GROUP BY ALL),
 byn AS (SELECT m.network_id, a.platform, a.author, count(*) AS n,
                count(DISTINCT a.account_id) AS k
         FROM a JOIN _members m ON m.platform = a.platform AND m.account_id = a.account_id
         GROUP BY ALL),
-per AS (SELECT m.network_id, count(*) AS n_net
-        FROM a JOIN _members m ON m.platform = a.platform AND m.account_id = a.account_id
-        GROUP BY ALL)
-SELECT byn.network_id, byn.platform, byn.author AS account_id, byn.n, byn.k, tot.t,
-       per.n_net, (SELECT count(*) FROM a) AS total
-FROM byn JOIN tot ON tot.platform = byn.platform AND tot.author = byn.author
-JOIN per ON per.network_id = byn.network_id
-WHERE NOT EXISTS (SELECT 1 FROM _members x WHERE x.platform = byn.platform
-                  AND x.account_id = byn.author)
-ORDER BY byn.network_id, byn.platform, byn.author
+per AS (SELECT *, sum(n) OVER (PARTITION BY network_id)::BIGINT AS n_net FROM byn)
+SELECT per.network_id, per.platform, per.author AS account_id, per.n, per.k, tot.t,
+       per.n_net, (SELECT sum(t) FROM tot)::BIGINT AS total
+FROM per JOIN tot ON tot.platform = per.platform AND tot.author = per.author
+WHERE NOT EXISTS (SELECT 1 FROM _members x WHERE x.platform = per.platform
+                  AND x.account_id = per.author)
+ORDER BY per.network_id, per.platform, per.author
 """
 
 _EMPTY = pa.schema([("network_id", pa.string()), ("platform", pa.string()),
@@ -132,34 +129,27 @@ def attach_amplified(ws: Workspace, run: Run, *, alpha: float = 0.01,
     run.params["amplified"] = info
     if found.num_rows == 0:
         return run
-    meta = {}
+    extra = found.select(["network_id", "platform", "account_id"])
     if accounts is not None and accounts.num_rows:
-        keys = set(zip(found["platform"].to_pylist(), found["account_id"].to_pylist()))
         cols = [c for c in ("kind", "handle", "created_at") if c in accounts.column_names]
-        for r in accounts.select(["platform", "account_id", *cols]).to_pylist():
-            if (r["platform"], r["account_id"]) in keys:
-                meta[(r["platform"], r["account_id"])] = r
+        extra = extra.join(accounts.select(["platform", "account_id", *cols]),
+                           keys=["platform", "account_id"], join_type="left outer")
     mem = run.members
-    rows = []
-    for r in found.to_pylist():
-        md = meta.get((r["platform"], r["account_id"]), {})
-        rows.append({"network_id": r["network_id"], "platform": r["platform"],
-                     "account_id": r["account_id"], "kind": md.get("kind"),
-                     "handle": md.get("handle"), "created_at": md.get("created_at"),
-                     "degree": 0, "strength": 0.0})
-    extra = pa.Table.from_pylist(rows, schema=mem.schema)
+    n = extra.num_rows
+    zero = {"degree": pa.array(np.zeros(n, dtype=np.int64)),
+            "strength": pa.array(np.zeros(n, dtype=np.float64))}
+    extra = pa.table({f.name: (extra[f.name] if f.name in extra.column_names
+                               else zero.get(f.name, pa.nulls(n))).cast(f.type)
+                      for f in mem.schema}, schema=mem.schema)
     both = pa.concat_tables([mem, extra])
-    # members stay ordered by network rank, then (platform, account_id)
-    rank = dict(zip(run.networks["network_id"].to_pylist(),
-                    run.networks["rank"].to_pylist(), strict=True))
-    keyed = both.append_column("_rank", pa.array(
-        [rank[x] for x in both["network_id"].to_pylist()], pa.int64()))
+    # members stay ordered by network rank (networks are listed best first), then account
+    keyed = both.append_column("_rank", pc.index_in(both["network_id"],
+                                                    value_set=run.networks["network_id"]))
     order = pc.sort_indices(keyed, sort_keys=[("_rank", "ascending"), ("platform", "ascending"),
                                               ("account_id", "ascending")])
     run.members = both.take(order)
-    counts = {}
-    for nid in run.members["network_id"].to_pylist():
-        counts[nid] = counts.get(nid, 0) + 1
+    counts = dict(zip(*run.members.group_by("network_id").aggregate(
+        [("network_id", "count")]).to_pydict().values()))
     sizes = pa.array([counts[x] for x in run.networks["network_id"].to_pylist()], pa.int64())
     run.networks = run.networks.set_column(run.networks.schema.get_field_index("size"), "size",
                                            sizes)
