@@ -72,8 +72,7 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
            window: float | None = DEFAULT_WINDOW, min_weight: int = DEFAULT_MIN_WEIGHT,
            alpha: float = DEFAULT_ALPHA, seed: int = 0, min_size: int = 3,
            resolution: float = 1.0, corroborate: bool = True, amplified: bool = True,
-           save: bool = True,
-           assess: bool = True,
+           save: bool = True, assess: bool = True,
            progress: Callable[[str, int, int], None] | None = None) -> Run:
     """Find coordinated networks in ``ws``.
 

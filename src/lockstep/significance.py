@@ -57,10 +57,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lockstep._arrays import unique
-from lockstep._lazy import lazy
+from lockstep._lazy import special
 from lockstep.exceptions import UsageError
-
-special = lazy("scipy.special")  # imported on first use (lockstep._lazy)
 
 __all__ = ["CoActionNull", "poisson_pvalue", "benjamini_hochberg", "fdr_filter",
            "DEFAULT_ALPHA", "P_FLOOR"]

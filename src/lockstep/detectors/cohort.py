@@ -120,7 +120,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lockstep._lazy import lazy
+from lockstep._lazy import special
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
@@ -132,8 +132,6 @@ from lockstep.detectors.base import (
 from lockstep._arrays import unique
 from lockstep.exceptions import UsageError
 from lockstep.significance import P_FLOOR
-
-special = lazy("scipy.special")  # imported on first use (lockstep._lazy)
 
 if TYPE_CHECKING:
     import duckdb

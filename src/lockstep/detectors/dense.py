@@ -82,7 +82,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lockstep._arrays import unique
-from lockstep._lazy import lazy
+from lockstep._lazy import special
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
@@ -105,8 +105,6 @@ from lockstep.detectors.synchrony import (
     _valid_types,
 )
 from lockstep.significance import P_FLOOR
-
-special = lazy("scipy.special")  # imported on first use (lockstep._lazy)
 
 if TYPE_CHECKING:
     import duckdb

@@ -93,7 +93,7 @@ import numpy as np
 import pyarrow as pa
 
 from lockstep._arrays import unique
-from lockstep._lazy import lazy
+from lockstep._lazy import special
 from lockstep.detectors._sweep import _count
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
@@ -105,8 +105,6 @@ from lockstep.detectors.base import (
 )
 from lockstep.exceptions import UsageError
 from lockstep.significance import P_FLOOR  # re-exported
-
-special = lazy("scipy.special")  # imported on first use (lockstep._lazy)
 
 if TYPE_CHECKING:
     import duckdb
