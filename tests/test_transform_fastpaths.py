@@ -40,6 +40,18 @@ URLS = [
     (" https://Wwwx.com/ ", "https://wwwx.com"),
     ("https://www.x.com:443", "https://x.com"),
     ("HTTP://WWW3.X.COM:80/A/", "http://x.com/A"),
+    # the simple shape (lockstep_norm_simple) and its near misses
+    ("https://news.example.com/2025/05/a-b/", "https://news.example.com/2025/05/a-b"),
+    ("https://www.ex-ample.online/p/x.html", "https://ex-ample.online/p/x.html"),
+    ("http://www2.x.org", "http://x.org"),
+    ("https://wwwx.com/a//", "https://wwwx.com/a"),
+    ("https://www.com/", "https://com"),
+    ("https://x.com/a@b/C", "https://x.com/a@b/C"),
+    ("https://x.com/a b", "https://x.com/a b"),
+    ("https://x.com/a ", "https://x.com/a"),
+    ("https://x.com", "https://x.com"),
+    ("https://x.com//", "https://x.com"),
+    ("svn+ssh://h.x/r/", "svn+ssh://h.x/r"),
 ]
 
 TIMESTAMPS = [
@@ -74,6 +86,17 @@ def con() -> duckdb.DuckDBPyConnection:
 @pytest.mark.parametrize(("url", "expected"), URLS)
 def test_url_normalisation(url: str, expected: str) -> None:
     assert normalize_url(url) == expected
+
+
+def test_simple_url_fast_path_agrees_with_the_parse(con: duckdb.DuckDBPyConnection) -> None:
+    fast = 0
+    for url, expected in URLS:
+        simple, full = con.execute("SELECT lockstep_norm_simple(?), lockstep_norm_url_full(?)",
+                                   [url, url]).fetchone()
+        assert full == expected, url
+        assert simple is None or simple == full, url
+        fast += simple is not None
+    assert fast >= 8  # the fast path is taken where it can be
 
 
 @pytest.mark.parametrize(("raw", "precision", "parsed"), TIMESTAMPS)
@@ -113,3 +136,21 @@ def test_lists_and_url_keys_of_every_length(con: duckdb.DuckDBPyConnection) -> N
         [URLS[1][1], URLS[4][1], URLS[5][1]], [e for _, e in five]]
     assert [g[2] for g in got] == [None, None, ["a"], ["b", "c"], ["x", "y"], [""], ["a", "b"],
                                    ["z"]]
+
+
+def test_trim_and_platform_checks(con: duckdb.DuckDBPyConnection) -> None:
+    rows = [(" Facebook ", " e1", "a ", "2026-03-01T00:00:00Z"),
+            ("x", "e2", "  ", "2026-03-01T00:00:00Z"),
+            ("my net", "e3", "b", "2026-03-01T00:00:00Z"),
+            ("mastodon.social", "e4", "c", " 2026-03-01T00:00:00Z ")]
+    con.execute("CREATE OR REPLACE TABLE raw_events (platform VARCHAR, event_id VARCHAR, "
+                "account_id VARCHAR, timestamp VARCHAR)")
+    con.executemany("INSERT INTO raw_events VALUES (?, ?, ?, ?)", rows)
+    cols = {c: "VARCHAR" for c in ("platform", "event_id", "account_id", "timestamp")}
+    sql = typed_select("events", "raw_events", cols, None)
+    got = con.execute(f"SELECT platform, event_id, account_id, ts_precision, _err FROM ({sql}) "
+                      "ORDER BY _ord").fetchall()
+    assert got[0] == ("facebook", "e1", "a", "s", None)
+    assert got[1][2] is None and got[1][4] == "missing account_id"
+    assert got[2][4].startswith("platform my net is not a lower-case name")
+    assert got[3] == ("mastodon.social", "e4", "c", "s", None)

@@ -265,7 +265,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
             f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, PARTITION_BY (platform), "
             # a small dictionary limit: ids and text are nearly unique, and building a
             # dictionary for them only to drop it cost 8% of the write (files no larger)
-            "COMPRESSION zstd, ROW_GROUP_SIZE 122880, DICTIONARY_SIZE_LIMIT 4096)").fetchone()[0])
+            "COMPRESSION snappy, ROW_GROUP_SIZE 122880, DICTIONARY_SIZE_LIMIT 4096)").fetchone()[0])
 
     written = None
     if streaming:

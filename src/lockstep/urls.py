@@ -68,10 +68,18 @@ CREATE OR REPLACE MACRO lockstep_norm_parts(p, orig) AS
              || CASE WHEN p.query = '' OR p.query = '?' THEN ''
                      ELSE coalesce('?' || nullif(lockstep_norm_query(p.query), ''), '') END
     END;
-CREATE OR REPLACE MACRO lockstep_norm_url(u) AS
+CREATE OR REPLACE MACRO lockstep_norm_simple(u) AS
+    -- fast path, NULL unless u is scheme://host[/path] with a lower-case scheme and host and
+    -- no port, user, query, fragment or white space: then only a trailing '/' and a leading
+    -- www. go (one DFA match instead of the parse with capture groups: ~4x cheaper)
+    CASE WHEN regexp_full_match(u, '[a-z][a-z0-9+.-]*://[a-z0-9-]+(\.[a-z0-9-]+)*(/[^?#\s]*)?')
+         THEN regexp_replace(rtrim(u, '/'), '^([a-z][a-z0-9+.-]*://)www[0-9]*\.', '\1') END;
+CREATE OR REPLACE MACRO lockstep_norm_url_full(u) AS
     -- the one-element list binds the parsed parts once (a macro argument is re-evaluated
     -- wherever it appears; this keeps the regex parse to one per URL)
     list_transform([lockstep_url_parts(u)], lambda p: lockstep_norm_parts(p, u))[1];
+CREATE OR REPLACE MACRO lockstep_norm_url(u) AS
+    coalesce(lockstep_norm_simple(u), lockstep_norm_url_full(u));
 CREATE OR REPLACE MACRO lockstep_norm_url_host(u) AS
     list_transform([lockstep_url_parts(u)], lambda p:
         CASE WHEN coalesce(p.scheme, '') = '' THEN NULL

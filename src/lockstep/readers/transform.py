@@ -157,21 +157,25 @@ def _with_url_keys(inner_sql: str) -> str:
     """Fill ``url_keys_`` from the ``urls`` list of ``inner_sql``.
 
     Short lists (the usual case) are parsed in a projection of their own and normalised in
-    the next one, element by element: DuckDB keeps the two projections apart, so the parse
+    the next one, element by element (URLs of the common simple shape take
+    ``lockstep_norm_simple`` in a projection before, and skip the parse): DuckDB keeps the
+    projections apart, so the parse
     happens once per URL without the macro's binding lambda, and a lambda (nested in the
     list's lambda, worse) costs a fixed price per vector even where most rows have no URL
     (measured on 10M events: 4.6 s of CPU against 6.5 s). Longer lists take the lambda.
     """
     k = _UNROLLED_URLS
-    parts = ", ".join(f"CASE WHEN len(urls) BETWEEN {i} AND {k} THEN lockstep_url_parts(urls[{i}]) "
-                      f"END AS __url_p{i}" for i in range(1, k + 1))
+    simple = ", ".join(f"CASE WHEN len(urls) BETWEEN {i} AND {k} THEN lockstep_norm_simple("
+                       f"urls[{i}]) END AS __url_s{i}" for i in range(1, k + 1))
+    parts = ", ".join(f"CASE WHEN __url_s{i} IS NULL AND len(urls) BETWEEN {i} AND {k} THEN "
+                      f"lockstep_url_parts(urls[{i}]) END AS __url_p{i}" for i in range(1, k + 1))
     whens = " ".join(f"WHEN len(urls) = {n} THEN [" + ", ".join(
-        f"lockstep_norm_parts(__url_p{i}, urls[{i}])" for i in range(1, n + 1)) + "]"
-        for n in range(1, k + 1))
-    drop = ", ".join(f"__url_p{i}" for i in range(1, k + 1))
+        f"coalesce(__url_s{i}, lockstep_norm_parts(__url_p{i}, urls[{i}]))"
+        for i in range(1, n + 1)) + "]" for n in range(1, k + 1))
+    drop = ", ".join(f"__url_s{i}, __url_p{i}" for i in range(1, k + 1))
     return (f"SELECT * EXCLUDE ({drop}) REPLACE (CASE WHEN urls IS NULL THEN NULL {whens} "
             f"ELSE list_transform(urls, lambda u: lockstep_norm_url(u)) END AS url_keys_) "
-            f"FROM (SELECT *, {parts} FROM ({inner_sql}))")
+            f"FROM (SELECT *, {parts} FROM (SELECT *, {simple} FROM ({inner_sql})))")
 
 
 def _ts_check(raw: str, typed: str, what: str) -> list[str]:
