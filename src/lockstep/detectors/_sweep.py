@@ -196,15 +196,30 @@ class _Buckets:
         offsets = np.zeros(self.k + 1, dtype=np.int64)
         np.cumsum(counts.sum(axis=0), out=offsets[1:])
         base = offsets[:-1] + (np.cumsum(counts, axis=0) - counts)  # run r's part of bucket b
-        out = np.empty((int(offsets[-1]), 2), dtype=self.idx_dtype)
-        for r, (left, right, ends) in enumerate(self.runs):
-            dest = np.repeat(base[r] - ends[:-1], counts[r])
-            dest += np.arange(len(left))
-            out[dest, 0] = left
-            out[dest, 1] = right
-        del base, counts
         path = self.spill_dir / f"{len(self.files)}.pairs"
-        out.tofile(path)
+        # written a slice of buckets at a time (a run's part of consecutive buckets is one
+        # slice of it), so the copy in flight is an eighth of the pairs held
+        total = int(offsets[-1])
+        cuts = np.unique(np.searchsorted(offsets, np.linspace(0, total, 9)[1:-1]))
+        with open(path, "wb") as fh:
+            for b0, b1 in zip(np.r_[0, cuts], np.r_[cuts, self.k], strict=True):
+                b0, b1 = int(b0), int(b1)
+                if b1 <= b0:
+                    continue
+                o0 = int(offsets[b0])
+                out = np.empty((int(offsets[b1]) - o0, 2), dtype=self.idx_dtype)
+                for r, (left, right, ends) in enumerate(self.runs):
+                    s0, s1 = int(ends[b0]), int(ends[b1])
+                    if s1 <= s0:
+                        continue
+                    dest = np.repeat(base[r, b0:b1] - ends[b0:b1] - o0, counts[r, b0:b1])
+                    dest += np.arange(s0, s1)
+                    out[dest, 0] = left[s0:s1]
+                    out[dest, 1] = right[s0:s1]
+                    del dest
+                out.tofile(fh)
+                del out
+        del base, counts
         self.files.append((os.open(path, os.O_RDONLY), offsets))
         self.runs = []
         self.spilled_pairs += self.held

@@ -87,7 +87,11 @@ _US = 1_000_000
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 _TS = pa.timestamp("us", tz="UTC")
 _NEEDS_QUOTES = r'[",\r\n]'
-_PAIR_BYTES_REDUCE = 200  # working bytes per pair of a bucket being reduced and written
+# working bytes per pair of a bucket being reduced and written (measured at 1M rows: a
+# CSV bucket peaks at about 800 bytes a pair with its text; 200 let the buckets in flight
+# take twice the memory asked for)
+_PAIR_BYTES_REDUCE = 800
+_MMAP_WRITE = 4 << 20  # malloc's mmap threshold while buckets are reduced and written
 _ROW_GROUP = 1 << 17  # Parquet rows per row group (about)
 
 
@@ -152,9 +156,11 @@ def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path:
     :meth:`CoActionDetector.write_pairs` runs).
 
     While it runs, Arrow allocates from the system allocator (restored after), and glibc's
-    malloc is set to map blocks over 256 KiB separately and to trim its heap above 1 MiB
-    (``mallopt``; this stays for the process): the default allocators keep freed memory for
-    reuse, which on this workload is most of the peak.
+    malloc is set to map blocks over 256 KiB separately (4 MiB while the small buckets are
+    reduced and written, so their blocks are reused instead of faulted in afresh: that was
+    half the system time) and to trim its heap above 1 MiB (``mallopt``; this stays for the
+    process): the default allocators keep freed memory for reuse, which on this workload is
+    most of the peak.
     """
     _tune_malloc()
     previous = pa.default_memory_pool()
@@ -195,7 +201,7 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
         if lean:
             try:
                 rows, counts = _stage_file(Path(workspace), otype, threads=_THREADS,
-                                           keep_bytes=budget // 2)
+                                           keep_bytes=budget // 4)
             except HashCollision:
                 pass
         if rows is None:
@@ -274,7 +280,15 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
         lap("emit")
         stats["spilled_pairs"] = sum(bs.spilled_pairs for bs in sets)
         stats["spills"] = sum(bs.spills for bs in sets)
-        n_edges, n_pairs = _write(det, rows, sets, tmp_path, fmt, evidence)
+        # while buckets are reduced and written, blocks up to _MMAP_WRITE come from the heap
+        # and are reused bucket after bucket: mapping and faulting in fresh pages for each
+        # one cost as much system time as the work itself (buckets are small, so the heap
+        # stays small)
+        _tune_malloc(_MMAP_WRITE)
+        try:
+            n_edges, n_pairs = _write(det, rows, sets, tmp_path, fmt, evidence)
+        finally:
+            _tune_malloc()
         tmp_path.replace(path)
     finally:
         for bs in sets:
@@ -405,10 +419,10 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
-def _tune_malloc() -> None:
+def _tune_malloc(mmap_threshold: int = 256 << 10) -> None:
     lib = libc()
     if lib is not None:
-        lib.mallopt(_M_MMAP_THRESHOLD, 256 << 10)
+        lib.mallopt(_M_MMAP_THRESHOLD, mmap_threshold)
         lib.mallopt(_M_TRIM_THRESHOLD, 1 << 20)
 
 
