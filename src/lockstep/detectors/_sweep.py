@@ -272,6 +272,53 @@ def _load_bucket(sets: list[_Buckets], b: int
     return key, left, right, b * first.width
 
 
+def _load_buckets(sets: list[_Buckets], b0: int, b1: int
+                  ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int] | None]:
+    """What :func:`_load_bucket` gives for each bucket ``b0..b1``, with one read per spill
+    file for the whole range instead of one per bucket and file (with hundreds of spill
+    files and thousands of buckets, the small reads were a large part of the time)."""
+    if b1 - b0 == 1 or any(bs.runs for bs in sets):
+        return [_load_bucket(sets, b) for b in range(b0, b1)]
+    first = sets[0]
+    width = 2 * np.dtype(first.idx_dtype).itemsize
+    g = b1 - b0
+    parts: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    for bs in sets:  # sets, then files, in emission order
+        for fd, offsets in bs.files:
+            s, e = int(offsets[b0]), int(offsets[b1])
+            if e > s:
+                buf = os.pread(fd, (e - s) * width, s * width)
+                parts.append(np.frombuffer(buf, dtype=first.idx_dtype).reshape(-1, 2))
+                counts.append(np.diff(offsets[b0:b1 + 1]))
+    if not parts:
+        return [None] * g
+    pairs = np.concatenate(parts)
+    del parts
+    cnt = np.stack(counts)  # (blocks, buckets)
+    # group the rows by bucket, keeping block order within a bucket (a stable sort)
+    bid = np.repeat(np.tile(np.arange(g, dtype=np.uint16), len(counts)), cnt.ravel())
+    order = np.argsort(bid, kind="stable")
+    del bid
+    pairs = pairs[order]
+    del order
+    ends = np.r_[0, np.cumsum(cnt.sum(axis=0))]
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray, int] | None] = []
+    for i in range(g):
+        lo, hi = int(ends[i]), int(ends[i + 1])
+        if hi <= lo:
+            out.append(None)
+            continue
+        left = np.ascontiguousarray(pairs[lo:hi, 0])
+        right = np.ascontiguousarray(pairs[lo:hi, 1])
+        al, ar = first.a[left], first.a[right]
+        key = np.minimum(al, ar).astype(np.int64)
+        key *= first.n_acc
+        key += np.maximum(al, ar)
+        out.append((key, left, right, (b0 + i) * first.width))
+    return out
+
+
 def _drain(sets: list[_Buckets]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
     """Yield ``(key, left, right, base)`` per non-empty bucket in key order (see
     :func:`_load_bucket`), closing the spill files at the end."""

@@ -43,6 +43,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,7 +62,7 @@ from lockstep.detectors._sweep import (
     _count,
     _count_rows,
     _emit_pairs,
-    _load_bucket,
+    _load_buckets,
     _reduce,
     _reduce_lean,
 )
@@ -91,7 +92,8 @@ _NEEDS_QUOTES = r'[",\r\n]'
 # CSV bucket peaks at about 800 bytes a pair with its text; 200 let the buckets in flight
 # take twice the memory asked for)
 _PAIR_BYTES_REDUCE = 800
-_MMAP_WRITE = 4 << 20  # malloc's mmap threshold while buckets are reduced and written
+_MMAP_WRITE = 4 << 20
+_GROUP_MAX = 8  # buckets loaded at once (the output of a group waits whole to be written)  # malloc's mmap threshold while buckets are reduced and written
 _ROW_GROUP = 1 << 17  # Parquet rows per row group (about)
 
 
@@ -286,7 +288,7 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
         # stays small)
         _tune_malloc(_MMAP_WRITE)
         try:
-            n_edges, n_pairs = _write(det, rows, sets, tmp_path, fmt, evidence)
+            n_edges, n_pairs = _write(det, rows, sets, tmp_path, fmt, evidence, stats)
         finally:
             _tune_malloc()
         tmp_path.replace(path)
@@ -338,7 +340,7 @@ def _file_connection(path: Path, memory_limit: str, threads: int
 
 
 def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path, fmt: str,
-           evidence: bool) -> tuple[int, int]:
+           evidence: bool, stats: dict[str, Any]) -> tuple[int, int]:
     """Load and reduce the buckets on worker threads, each into a file part (CSV text or an
     Arrow table), written in key order by this thread."""
     n_acc = len(rows.acc_id)
@@ -354,9 +356,25 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
         csv_opts = pacsv.WriteOptions(include_header=False,
                                       quoting_style="none" if plain else "needed")
     max_ev = det.max_evidence if evidence else 0
+    # buckets loaded together, one read per spill file for the group: with many spill files
+    # (hundreds at 10M rows) one read per bucket and file cost more than the reduce
+    n_files = sum(len(bs.files) for bs in sets)
+    group = max(1, min(_GROUP_MAX, n_files // 16))
+    stats["load_group"] = group
 
-    def finish(b: int) -> tuple[int, int, pa.Table | pa.Buffer | None]:
-        bucket = _load_bucket(sets, b)
+    def results() -> Iterator[tuple[int, int, pa.Table | pa.Buffer | None]]:
+        for res in _bounded_map(finish_group, range(0, sets[0].k, group), _THREADS):
+            yield from res
+
+    def finish_group(b0: int) -> list[tuple[int, int, pa.Table | pa.Buffer | None]]:
+        loaded = _load_buckets(sets, b0, min(sets[0].k, b0 + group))
+        out = []
+        for i in range(len(loaded)):
+            out.append(finish(loaded[i]))
+            loaded[i] = None  # type: ignore[call-overload]
+        return out
+
+    def finish(bucket: Any) -> tuple[int, int, pa.Table | pa.Buffer | None]:
         if bucket is None:
             return 0, 0, None
         if lean:
@@ -378,7 +396,7 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
         with open(path, "wb") as fh:
             fh.write((",".join(FILE_COLUMNS + (("evidence",) if evidence else ())) + "\n")
                      .encode())
-            for i, (n, m, buf) in enumerate(_bounded_map(finish, range(sets[0].k), _THREADS)):
+            for i, (n, m, buf) in enumerate(results()):
                 n_edges += n
                 n_pairs += m
                 if buf is not None:
@@ -400,7 +418,7 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
                           use_dictionary=["platform_a", "platform_b", "signal"],
                           write_statistics=["account_a", "weight", "support", "first_seen",
                                             "last_seen"]) as writer:
-        for i, (n, m, table) in enumerate(_bounded_map(finish, range(sets[0].k), _THREADS)):
+        for i, (n, m, table) in enumerate(results()):
             n_edges += n
             n_pairs += m
             if table is not None:
