@@ -368,7 +368,7 @@ def _new_hosts(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path],
                ingest_id: str) -> Path | None:
     """Write the hosts of the new events' URLs not yet in the ``hosts`` table, with domains."""
     listing = ", ".join(_lit(str(f)) for f in files)
-    sql = (f"SELECT DISTINCT {URL_HOST_SQL.format(k='k')} AS host FROM (SELECT unnest(url_keys) "
+    sql = (f"SELECT DISTINCT {URL_HOST_SQL.format(k='k')} AS host FROM (SELECT DISTINCT unnest(url_keys) "
            f"AS k FROM read_parquet([{listing}]) WHERE url_keys IS NOT NULL)")
     if ws.files("hosts"):
         sql = f"SELECT host FROM ({sql}) WHERE host NOT IN (SELECT host FROM ({ws.table_sql('hosts')}))"
