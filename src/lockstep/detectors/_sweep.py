@@ -262,9 +262,14 @@ def _load_bucket(sets: list[_Buckets], b: int
         return None
     pairs = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     del blocks
+    return _keyed(first, pairs, b)
+
+
+def _keyed(first: _Buckets, pairs: np.ndarray, b: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(key, left, right, base)`` of bucket ``b`` from its ``(n, 2)`` row pairs."""
     left = np.ascontiguousarray(pairs[:, 0])
     right = np.ascontiguousarray(pairs[:, 1])
-    del pairs
     al, ar = first.a[left], first.a[right]
     key = np.minimum(al, ar).astype(np.int64)
     key *= first.n_acc
@@ -303,20 +308,8 @@ def _load_buckets(sets: list[_Buckets], b0: int, b1: int
     pairs = pairs[order]
     del order
     ends = np.r_[0, np.cumsum(cnt.sum(axis=0))]
-    out: list[tuple[np.ndarray, np.ndarray, np.ndarray, int] | None] = []
-    for i in range(g):
-        lo, hi = int(ends[i]), int(ends[i + 1])
-        if hi <= lo:
-            out.append(None)
-            continue
-        left = np.ascontiguousarray(pairs[lo:hi, 0])
-        right = np.ascontiguousarray(pairs[lo:hi, 1])
-        al, ar = first.a[left], first.a[right]
-        key = np.minimum(al, ar).astype(np.int64)
-        key *= first.n_acc
-        key += np.maximum(al, ar)
-        out.append((key, left, right, (b0 + i) * first.width))
-    return out
+    return [_keyed(first, pairs[int(ends[i]):int(ends[i + 1])], b0 + i)
+            if ends[i + 1] > ends[i] else None for i in range(g)]
 
 
 def _drain(sets: list[_Buckets]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:

@@ -92,8 +92,8 @@ _NEEDS_QUOTES = r'[",\r\n]'
 # CSV bucket peaks at about 800 bytes a pair with its text; 200 let the buckets in flight
 # take twice the memory asked for)
 _PAIR_BYTES_REDUCE = 800
-_MMAP_WRITE = 4 << 20
-_GROUP_MAX = 8  # buckets loaded at once (the output of a group waits whole to be written)  # malloc's mmap threshold while buckets are reduced and written
+_MMAP_WRITE = 4 << 20  # malloc's mmap threshold while buckets are reduced and written
+_GROUP_MAX = 8  # buckets loaded at once (the output of a group waits whole to be written)
 _ROW_GROUP = 1 << 17  # Parquet rows per row group (about)
 
 

@@ -136,10 +136,7 @@ def typed_select(table: str, source: str, columns: dict[str, str],
     required = [f"WHEN {c} IS NULL THEN 'missing {c}'" for c in REQUIRED_COLUMNS[table]]
     checks = ["WHEN _error IS NOT NULL THEN _error",
               "WHEN platform IS NULL THEN 'no platform: add a platform column or pass --platform'",
-              # the usual names skip the regex
-              "WHEN platform NOT IN ('facebook', 'instagram', 'x', 'twitter', 'telegram', "
-              "'bluesky', 'tiktok', 'youtube') "
-              "AND NOT regexp_full_match(platform, '[a-z0-9][a-z0-9_.-]*') THEN "
+              "WHEN NOT regexp_full_match(platform, '[a-z0-9][a-z0-9_.-]*') THEN "
               "'platform ' || platform || ' is not a lower-case name (facebook, x, telegram, ...)'"
               ] + required + checks
     middle = ", ".join(f"{expr} AS {_q('__t_' + name)}" for name, expr in typed.items())
@@ -159,10 +156,10 @@ def _with_url_keys(inner_sql: str) -> str:
     Short lists (the usual case) are parsed in a projection of their own and normalised in
     the next one, element by element (URLs of the common simple shape take
     ``lockstep_norm_simple`` in a projection before, and skip the parse): DuckDB keeps the
-    projections apart, so the parse
-    happens once per URL without the macro's binding lambda, and a lambda (nested in the
-    list's lambda, worse) costs a fixed price per vector even where most rows have no URL
-    (measured on 10M events: 4.6 s of CPU against 6.5 s). Longer lists take the lambda.
+    projections apart, so the parse happens once per URL without the macro's binding lambda,
+    and a lambda (nested in the list's lambda, worse) costs a fixed price per vector even
+    where most rows have no URL (measured on 10M events: 4.6 s of CPU against 6.5 s). Longer
+    lists take the lambda.
     """
     k = _UNROLLED_URLS
     simple = ", ".join(f"CASE WHEN len(urls) BETWEEN {i} AND {k} THEN lockstep_norm_simple("
