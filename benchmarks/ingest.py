@@ -67,11 +67,14 @@ def main() -> None:
         world = args.cache / f"world-{args.scale}-csv"
         src = world / "events.csv"
         if not src.exists():
-            from lockstep.simulate import simulate
-
             shutil.rmtree(world, ignore_errors=True)
             print(f"simulating the {args.scale} world as CSV into {world} ...", flush=True)
-            simulate(world, scale=args.scale, seed=1, fmt="csv")
+            # in a child too: Linux carries a parent's peak RSS into the children it forks
+            # (ru_maxrss survives fork and exec), so a 3 GB simulation here would be reported
+            # as both sides' peak
+            subprocess.run([sys.executable, "-c", "import sys; from lockstep.simulate import "
+                            "simulate; simulate(sys.argv[1], scale=sys.argv[2], seed=1, fmt='csv')",
+                            str(world), args.scale], check=True)
     size_mb = src.stat().st_size / 2**20
     with tempfile.TemporaryDirectory(dir=args.cache if args.cache.exists() else None) as tmp:
         bare = _child(BARE, str(src), str(Path(tmp) / "bare.parquet"))

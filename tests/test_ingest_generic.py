@@ -34,14 +34,16 @@ def test_csv_all_fields(ws: Workspace, tmp_path: Path) -> None:
     rep = ingest(ws, [f])
     assert [(r.status, r.rows_read, r.rows_added) for r in rep.files] == [("loaded", 4, 4)]
     got = {r[0]: r for r in rows(ws, "SELECT event_id, account_id, ts, ts_precision, action, text, "
-                                     "urls, url_keys, domains, hashtags, mentions, reposted_id, "
+                                     "urls, NULL, domains, hashtags, mentions, reposted_id, "
                                      "replied_id, image_hashes, venue_id, platform FROM events")}
     e1 = got["1"]
     assert e1[2] == datetime(2021, 6, 16, 20, 4, 51, tzinfo=timezone.utc)
     assert e1[3] == "s" and e1[4] == "post" and e1[5] == 'hi, "you"'
     assert e1[6] == ["https://WWW.Ex.com/a/?utm_source=x", "http://bbc.co.uk/n"]
-    assert e1[7] == ["https://ex.com/a", "http://bbc.co.uk/n"]
-    assert e1[8] is None  # registered domains of URLs live in the hosts table / objects view
+    # URL keys and registered domains live in the url_map table, joined by the objects view
+    assert sorted(rows(ws, "SELECT object_id FROM objects WHERE event_id = '1' AND object_type = 'url'")) == [
+        ("http://bbc.co.uk/n",), ("https://ex.com/a",)]
+    assert e1[8] is None
     assert sorted(rows(ws, "SELECT object_id FROM objects WHERE event_id = '1' AND object_type = 'domain'")) == [
         ("bbc.co.uk",), ("ex.com",)]
     assert e1[9] == ["Tag", "b"] and e1[10] == ["m1", "m2"] and e1[13] == ["ABCD"] and e1[14] == "g1"
@@ -80,19 +82,24 @@ def test_author_objects_are_the_pages_amplified(ws: Workspace, tmp_path: Path) -
     assert got == [("2", "pg"), ("3", "pg")]
 
 
-def test_explicit_domains_and_hosts_table(ws: Workspace, tmp_path: Path) -> None:
+def test_explicit_domains_and_url_map_table(ws: Workspace, tmp_path: Path) -> None:
     f = write(tmp_path / "a" / "events.csv", "platform,event_id,account_id,timestamp,urls\n"
-              "x,1,a,1,https://news.bbc.co.uk/a https://www.bbc.co.uk/b\nx,2,a,2,https://y.github.io/\n")
+              "x,1,a,1,https://news.bbc.co.uk/a https://www.bbc.co.uk/b\nx,2,a,2,https://y.github.io/ "
+              "https://www.bbc.co.uk/b opaque-id-7\n")
     ingest(ws, [f])
-    assert sorted(rows(ws, "SELECT host, domain FROM hosts")) == [
-        ("bbc.co.uk", "bbc.co.uk"), ("news.bbc.co.uk", "bbc.co.uk"), ("y.github.io", "y.github.io")]
+    assert sorted(rows(ws, "SELECT url, url_key, host, domain FROM url_map")) == [
+        ("https://news.bbc.co.uk/a", "https://news.bbc.co.uk/a", "news.bbc.co.uk", "bbc.co.uk"),
+        ("https://www.bbc.co.uk/b", "https://bbc.co.uk/b", "bbc.co.uk", "bbc.co.uk"),
+        ("https://y.github.io/", "https://y.github.io", "y.github.io", "y.github.io"),
+        ("opaque-id-7", "opaque-id-7", None, None)]  # each URL once, though event 2 repeats one
     # one domain object per event even when two URLs share it
     assert sorted(rows(ws, "SELECT event_id, object_id FROM objects WHERE object_type = 'domain'")) == [
-        ("1", "bbc.co.uk"), ("2", "y.github.io")]
+        ("1", "bbc.co.uk"), ("2", "bbc.co.uk"), ("2", "y.github.io")]
     g = write(tmp_path / "b" / "events.csv", "platform,event_id,account_id,timestamp,urls,domains\n"
               "x,3,a,3,https://bbc.co.uk/c,D77\n")
     ingest(ws, [g])
-    assert rows(ws, "SELECT count(*) FROM hosts") == [(3,)]  # no host stored twice
+    # only the new URL is mapped; no URL stored twice
+    assert rows(ws, "SELECT count(*), count(DISTINCT url) FROM url_map") == [(5, 5)]
     assert sorted(rows(ws, "SELECT object_id FROM objects WHERE event_id = '3' AND object_type = 'domain'")) == [
         ("bbc.co.uk",), ("d77",)]
 
@@ -201,9 +208,11 @@ def test_parquet_with_list_columns(ws: Workspace, tmp_path: Path) -> None:
     tmp_path.mkdir(exist_ok=True)
     pq.write_table(t, tmp_path / "events.parquet")
     ingest(ws, [tmp_path / "events.parquet"])
-    assert sorted(rows(ws, "SELECT event_id, url_keys, ts FROM events")) == [
-        ("1", ["https://x.com/a"], datetime(2024, 1, 1, tzinfo=timezone.utc)),
+    assert sorted(rows(ws, "SELECT event_id, urls, ts FROM events")) == [
+        ("1", ["https://x.com/a/"], datetime(2024, 1, 1, tzinfo=timezone.utc)),
         ("2", None, datetime(2024, 1, 1, tzinfo=timezone.utc))]
+    assert rows(ws, "SELECT event_id, object_id FROM objects WHERE object_type = 'url'") == [
+        ("1", "https://x.com/a")]
 
 
 def test_dataset_directory_all_tables(ws: Workspace, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from lockstep.readers.transform import install_transform_functions, typed_select
-from lockstep.urls import install_url_functions, normalize_url
+from lockstep.urls import install_url_functions, normalize_url, url_map_select
 
 URLS = [
     ("HTTPS://WWW.Example.com:443/a/?utm_source=x&id=3#top", "https://example.com/a?id=3"),
@@ -99,6 +99,17 @@ def test_simple_url_fast_path_agrees_with_the_parse(con: duckdb.DuckDBPyConnecti
     assert fast >= 8  # the fast path is taken where it can be
 
 
+def test_url_map_select_agrees_with_normalize_url(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE u (url VARCHAR)")
+    con.executemany("INSERT INTO u VALUES (?)", [[u] for u, _ in URLS])
+    got = {url: (key, host) for url, key, host
+           in con.execute(url_map_select("SELECT url FROM u")).fetchall()}
+    assert {u: k for u, (k, _) in got.items()} == dict(URLS)
+    assert got["HTTPS://WWW.Example.com:443/a/?utm_source=x&id=3#top"][1] == "example.com"
+    assert got["http://WWW.x.com:8080/p?a=1&utm_x=2&b"][1] == "x.com"  # no port
+    assert got["12345"][1] is None and got["mailto:x@y"][1] is None  # opaque ids: no host
+
+
 @pytest.mark.parametrize(("raw", "precision", "parsed"), TIMESTAMPS)
 def test_timestamp_parse_and_precision(con: duckdb.DuckDBPyConnection, raw: str,
                                        precision: str, parsed: str | None) -> None:
@@ -117,11 +128,15 @@ def _typed_events(con: duckdb.DuckDBPyConnection, urls: list[str | None],
     cols = {c: "VARCHAR" for c in ("platform", "event_id", "account_id", "timestamp", "urls",
                                    "hashtags")}
     sql = typed_select("events", "raw_events", cols, None)
-    return con.execute(f"SELECT urls, url_keys, hashtags FROM ({sql}) ORDER BY _ord").fetchall()
+    con.execute(f"CREATE OR REPLACE TABLE typed AS SELECT * FROM ({sql})")
+    keys = {url: key for url, key, _ in con.execute(url_map_select(
+        "SELECT DISTINCT unnest(urls) AS url FROM typed")).fetchall()}
+    got = con.execute("SELECT urls, hashtags FROM typed ORDER BY _ord").fetchall()
+    return [(u, None if u is None else [keys[x] for x in u], h) for u, h in got]
 
 
 def test_lists_and_url_keys_of_every_length(con: duckdb.DuckDBPyConnection) -> None:
-    # one, two, three (unrolled) and five (lambda) URLs; whitespace of every kind
+    # lists of one, two, three and five URLs; whitespace of every kind
     five = [URLS[i] for i in (0, 1, 3, 4, 5)]  # not URLS[2]: it holds a space
     many = [u for u, _ in five]
     urls = [None, "", "  ", "\t", URLS[0][0], f"{URLS[0][0]} {URLS[3][0]}",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lockstep.exceptions import BadInputError, RowError, UsageError
@@ -30,8 +31,8 @@ from lockstep.readers.base import TABLES
 from lockstep.readers.generic import GenericReader, generic_sources
 from lockstep.readers.registry import detect_format, get_reader
 from lockstep.readers.transform import install_transform_functions, typed_select
-from lockstep.schema import TABLE_COLUMNS, TABLE_KEYS, URL_HOST_SQL
-from lockstep.urls import install_url_functions, registered_domain
+from lockstep.schema import TABLE_COLUMNS, TABLE_KEYS
+from lockstep.urls import install_url_functions, registered_domain, url_map_select
 from lockstep.workspace import Workspace
 
 __all__ = ["ingest", "write_report", "FileReport", "IngestReport", "MAX_REPORTED_ERRORS"]
@@ -56,7 +57,7 @@ class FileReport:
     rejects_file: str | None = None
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    #: seconds per stage: load, check, write, hosts, commit
+    #: seconds per stage: load, check, write, urls, commit
     stages: dict[str, float] = field(default_factory=dict)
 
 
@@ -249,7 +250,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
         return con.execute(  # type: ignore[return-value]
             f"SELECT count(*), count(*) FILTER (_err IS NOT NULL), count(*) FILTER (_err IS NULL)"
             f" - count(DISTINCT CASE WHEN _err IS NULL THEN ({', '.join(keys)}) END) FROM typed"
-        ).fetchone()
+        ).fetchall()[0]
 
     stored = [c for c, _ in TABLE_COLUMNS[table] if c != "ingest_id"]
     out = stage / table
@@ -265,7 +266,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
             f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, PARTITION_BY (platform), "
             # a small dictionary limit: ids and text are nearly unique, and building a
             # dictionary for them only to drop it cost 8% of the write (files no larger)
-            "COMPRESSION snappy, ROW_GROUP_SIZE 122880, DICTIONARY_SIZE_LIMIT 4096)").fetchone()[0])
+            "COMPRESSION snappy, ROW_GROUP_SIZE 122880, DICTIONARY_SIZE_LIMIT 4096)").fetchall()[0][0])
 
     written = None
     if streaming:
@@ -315,10 +316,11 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
         for f in sorted(out.rglob("*.parquet")):
             staged[table].append((f.parent.name.split("=", 1)[1], f))
     if table == "events" and staged[table]:
-        hosts = _new_hosts(ws, con, [f for _, f in staged[table]], stage / "hosts.parquet", ingest_id)
-        if hosts:
-            staged["hosts"] = [(None, hosts)]
-    lap("hosts")
+        urls = _new_urls(ws, con, [f for _, f in staged[table]], stage / "url_map.parquet",
+                         ingest_id)
+        if urls:
+            staged["url_map"] = [(None, urls)]
+    lap("urls")
     if not fr.rows_added:
         fr.status = "unchanged"
     record = {"ingest_id": ingest_id, "source": str(path), "format": fmt, "table": table,
@@ -353,31 +355,33 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
         staged = (f"read_parquet('{out.as_posix()}/**/*.parquet', hive_partitioning=true, "
                   "hive_types={'platform': VARCHAR})")
         clean = not written or con.execute(
-            f"SELECT count(*) = count(DISTINCT ({keys})) FROM {staged}").fetchone()[0]
+            f"SELECT count(*) = count(DISTINCT ({keys})) FROM {staged}").fetchall()[0][0]
         if clean and written and ws.files(table):
             clean = not con.execute(
                 f"SELECT count(*) FROM {staged} s SEMI JOIN ({ws.table_sql(table)}) e "
-                f"USING ({keys})").fetchone()[0]
+                f"USING ({keys})").fetchall()[0][0]
         if clean:
             return written
     shutil.rmtree(out, ignore_errors=True)
     return None
 
 
-def _new_hosts(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], out: Path,
-               ingest_id: str) -> Path | None:
-    """Write the hosts of the new events' URLs not yet in the ``hosts`` table, with domains."""
+def _new_urls(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], out: Path,
+              ingest_id: str) -> Path | None:
+    """Write the ``url_map`` rows of the new events' URLs not yet mapped: each distinct URL
+    normalised once, its host's registered domain computed once per distinct host."""
     listing = ", ".join(_lit(str(f)) for f in files)
-    sql = (f"SELECT DISTINCT {URL_HOST_SQL.format(k='k')} AS host FROM (SELECT DISTINCT unnest(url_keys) "
-           f"AS k FROM read_parquet([{listing}]) WHERE url_keys IS NOT NULL)")
-    if ws.files("hosts"):
-        sql = f"SELECT host FROM ({sql}) WHERE host NOT IN (SELECT host FROM ({ws.table_sql('hosts')}))"
-    hosts = [h for (h,) in con.execute(sql).fetchall() if h]
-    if not hosts:
+    src = (f"SELECT DISTINCT unnest(urls) AS url FROM read_parquet([{listing}]) "
+           "WHERE urls IS NOT NULL")
+    if ws.files("url_map"):
+        src = f"SELECT url FROM ({src}) ANTI JOIN ({ws.table_sql('url_map')}) USING (url)"
+    urls = con.sql(url_map_select(src)).to_arrow_table()
+    if not urls.num_rows:
         return None
-    table = pa.table({"host": pa.array(hosts, pa.string()),
-                      "domain": pa.array([registered_domain(h) for h in hosts], pa.string()),
-                      "ingest_id": pa.array([ingest_id] * len(hosts), pa.string())})
+    hosts = pc.unique(urls.column("host"))
+    domains = pa.array([registered_domain(h) for h in hosts.to_pylist()], pa.string())
+    table = urls.append_column("domain", pc.take(domains, pc.index_in(urls.column("host"), hosts)))
+    table = table.append_column("ingest_id", pa.array([ingest_id] * len(table), pa.string()))
     pq.write_table(table, out, compression="zstd")
     return out
 

@@ -31,7 +31,7 @@ import threading
 import duckdb
 
 __all__ = ["normalize_url", "registered_domain", "host_of", "NORMALIZE_URL_SQL",
-           "install_url_functions"]
+           "install_url_functions", "url_map_select"]
 
 _TRACKING = r"(utm_[^=&]*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|igshid|mc_cid|mc_eid|_ga|_gl|mkt_tok|ref_src|ref_url|__[^=&]*)"
 
@@ -89,6 +89,24 @@ CREATE OR REPLACE MACRO lockstep_url_host(n) AS
          THEN regexp_replace(regexp_extract(n, '^[a-z][a-z0-9+.-]*://([^/?#]*)', 1), ':[0-9]+$', '')
          ELSE NULL END;
 """
+
+#: Host of a normalised URL ``{k}`` by plain string functions (NULL for opaque ids).
+_HOST_SQL = ("CASE WHEN {k} LIKE '%://%' THEN split_part(split_part(split_part("
+             "split_part({k}, '://', 2), '/', 1), '?', 1), ':', 1) END")
+
+
+def url_map_select(source: str) -> str:
+    """``SELECT url, url_key, host`` for each ``url`` that the SELECT ``source`` yields.
+
+    Same result as ``lockstep_norm_url``, in projections of their own: URLs of the simple
+    shape take ``lockstep_norm_simple``, the others are parsed once, without the binding
+    lambda of ``lockstep_norm_url_full`` (DuckDB keeps the projections apart).
+    """
+    return (f"SELECT url, url_key, {_HOST_SQL.format(k='url_key')} AS host FROM ("
+            "SELECT url, coalesce(s, lockstep_norm_parts(p, url)) AS url_key FROM ("
+            "SELECT url, s, CASE WHEN s IS NULL THEN lockstep_url_parts(url) END AS p FROM ("
+            f"SELECT url, lockstep_norm_simple(url) AS s FROM ({source}))))")
+
 
 _lock = threading.Lock()
 _con: duckdb.DuckDBPyConnection | None = None

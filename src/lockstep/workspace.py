@@ -6,7 +6,7 @@ Layout (schema version :data:`~lockstep.schema.SCHEMA_VERSION`)::
       lockstep.json                 manifest: schema version, committed files, ingest log
       events/platform=<p>/<ingest>-<n>.parquet     one Parquet dataset per table,
       accounts/ sessions/ roles/ truth/             Hive-partitioned by platform
-      hosts/<ingest>-<n>.parquet    URL host -> registered domain (not partitioned)
+      url_map/<ingest>-<n>.parquet  URL as written -> key, host, registered domain (not partitioned)
       reports/<ingest>.json, reports/<ingest>-rejects.csv
       .staging/                     work in progress (never read)
 

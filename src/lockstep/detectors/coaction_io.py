@@ -198,8 +198,8 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
     con = None
     if isinstance(workspace, (str, Path)) and Path(workspace).is_file():
         if otype == "domain":
-            raise UsageError("co-domain needs the URL hosts that ingest computes: ingest the "
-                             "file into a workspace first")
+            raise UsageError("co-domain needs the registered domains that ingest computes: "
+                             "ingest the file into a workspace first")
         if lean:
             try:
                 rows, counts = _stage_file(Path(workspace), otype, threads=_THREADS,
@@ -312,7 +312,7 @@ def _file_connection(path: Path, memory_limit: str, threads: int
     from lockstep.readers.generic import GenericReader
     from lockstep.readers.transform import install_transform_functions, typed_select
     from lockstep.schema import OBJECTS_VIEW_SQL, TABLE_COLUMNS, empty_select
-    from lockstep.urls import install_url_functions
+    from lockstep.urls import install_url_functions, url_map_select
 
     con = duckdb.connect()
     try:
@@ -330,8 +330,13 @@ def _file_connection(path: Path, memory_limit: str, threads: int
                     f"platform FROM ({typed}) WHERE CASE WHEN _err IS NULL THEN true "
                     f"ELSE error({bad} || _err) END")
         for table in TABLE_COLUMNS:  # the other tables, empty (the objects view reads some)
-            if table != "events":
+            if table not in ("events", "url_map"):
                 con.execute(f"CREATE TEMP VIEW {table} AS {empty_select(table)}")
+        # URL keys computed here (a second scan of the file for co-link); no domains
+        urls = url_map_select("SELECT DISTINCT unnest(urls) AS url FROM events "
+                              "WHERE urls IS NOT NULL")
+        con.execute(f"CREATE TEMP VIEW url_map AS SELECT url, url_key, host, "
+                    f"NULL::VARCHAR AS domain, NULL::VARCHAR AS ingest_id FROM ({urls})")
         con.execute(f"CREATE TEMP VIEW objects AS {OBJECTS_VIEW_SQL}")
     except BaseException:
         con.close()

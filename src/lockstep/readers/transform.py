@@ -1,7 +1,8 @@
 """SQL that turns a loaded generic table (all text) into typed, validated canonical rows.
 
-Every reader's output passes through here, so timestamps, lists, URLs and the checks that
-make a row bad are defined once. The result has the stored columns of
+Every reader's output passes through here, so timestamps, lists and the checks that
+make a row bad are defined once (URLs are normalised after the write, once per distinct URL:
+see :func:`lockstep.urls.url_map_select`). The result has the stored columns of
 :data:`lockstep.schema.TABLE_COLUMNS` plus ``platform``, ``_ord`` (record order), ``_line``
 (when the reader knew it) and ``_err`` (why the row is bad, null when it is fine).
 """
@@ -119,8 +120,6 @@ def typed_select(table: str, source: str, columns: dict[str, str],
         base[col] = lst(col) if col in LIST_COLUMNS else s(col, trim=col not in {"text", "bio"})
     for col in sorted(KNOWN_EXTENSIONS):
         base[col] = lst(col) if col in _LIST_EXTENSIONS else s(col)
-    if table == "events":
-        base["url_keys_"] = "NULL"  # placeholder, filled in the layers below
     extra_cols = sorted(c for c in present if c not in GENERIC_COLUMNS[table]
                         and c not in KNOWN_EXTENSIONS and not c.startswith("_"))
     base["extra"] = ("json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in extra_cols) + ")::VARCHAR"
@@ -129,8 +128,6 @@ def typed_select(table: str, source: str, columns: dict[str, str],
     base["_error"] = "NULLIF(_error, '')" if "_error" in present else "CAST(NULL AS VARCHAR)"
     inner = ", ".join(f"{expr} AS {_q(name)}" for name, expr in base.items())
     inner_sql = f"SELECT {ord_expr} AS _ord, {inner} FROM {source}"
-    if table == "events":
-        inner_sql = _with_url_keys(inner_sql)
 
     typed, checks = _typed_columns(table, present)
     required = [f"WHEN {c} IS NULL THEN 'missing {c}'" for c in REQUIRED_COLUMNS[table]]
@@ -144,35 +141,6 @@ def typed_select(table: str, source: str, columns: dict[str, str],
     err = "CASE " + " ".join(checks) + " END"
     return (f"SELECT _ord, _line, platform, {outer}, {err} AS _err FROM "
             f"(SELECT *, {middle} FROM ({inner_sql}))")
-
-
-#: Lists of up to this many URLs are normalised element by element, without a lambda.
-_UNROLLED_URLS = 3
-
-
-def _with_url_keys(inner_sql: str) -> str:
-    """Fill ``url_keys_`` from the ``urls`` list of ``inner_sql``.
-
-    Short lists (the usual case) are parsed in a projection of their own and normalised in
-    the next one, element by element (URLs of the common simple shape take
-    ``lockstep_norm_simple`` in a projection before, and skip the parse): DuckDB keeps the
-    projections apart, so the parse happens once per URL without the macro's binding lambda,
-    and a lambda (nested in the list's lambda, worse) costs a fixed price per vector even
-    where most rows have no URL (measured on 10M events: 4.6 s of CPU against 6.5 s). Longer
-    lists take the lambda.
-    """
-    k = _UNROLLED_URLS
-    simple = ", ".join(f"CASE WHEN len(urls) BETWEEN {i} AND {k} THEN lockstep_norm_simple("
-                       f"urls[{i}]) END AS __url_s{i}" for i in range(1, k + 1))
-    parts = ", ".join(f"CASE WHEN __url_s{i} IS NULL AND len(urls) BETWEEN {i} AND {k} THEN "
-                      f"lockstep_url_parts(urls[{i}]) END AS __url_p{i}" for i in range(1, k + 1))
-    whens = " ".join(f"WHEN len(urls) = {n} THEN [" + ", ".join(
-        f"coalesce(__url_s{i}, lockstep_norm_parts(__url_p{i}, urls[{i}]))"
-        for i in range(1, n + 1)) + "]" for n in range(1, k + 1))
-    drop = ", ".join(f"__url_s{i}, __url_p{i}" for i in range(1, k + 1))
-    return (f"SELECT * EXCLUDE ({drop}) REPLACE (CASE WHEN urls IS NULL THEN NULL {whens} "
-            f"ELSE list_transform(urls, lambda u: lockstep_norm_url(u)) END AS url_keys_) "
-            f"FROM (SELECT *, {parts} FROM (SELECT *, {simple} FROM ({inner_sql})))")
 
 
 def _ts_check(raw: str, typed: str, what: str) -> list[str]:
@@ -207,10 +175,8 @@ def _typed_columns(table: str, present: set[str]) -> tuple[dict[str, str], list[
             cols[name] = "coalesce(lower(kind), 'user')"
         elif name == "role":
             cols[name] = "coalesce(lower(role), 'admin')"
-        elif name == "url_keys":
-            cols[name] = "url_keys_"
         elif name == "domains":
-            # only domains given as such; those of URLs come from the hosts table
+            # only domains given as such; those of URLs come from the url_map table
             cols[name] = ("list_transform(domains, lambda d: lower(d))" if "domains" in present
                           else "CAST(NULL AS VARCHAR[])")
         elif name == "followers":
