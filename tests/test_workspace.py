@@ -49,15 +49,23 @@ def test_not_a_workspace(tmp_path: Path) -> None:
 
 
 def test_layout_is_plain_hive_parquet(ws: Workspace, tmp_path: Path) -> None:
-    """What Spark does with spark.read.parquet(dir): discover platform= partitions."""
+    """What Spark does with spark.read.parquet(dir): discover ingest_id= partitions."""
     f = write(tmp_path / "events.csv", HEADER + "facebook,9007199254740993,a,1623881091,\n"
               "instagram,2,b,1623881092,https://x.com\n")
-    ingest(ws, [f])
+    first = ingest(ws, [f]).ingest_id
+    second = ingest(ws, [write(tmp_path / "b" / "events.csv", HEADER + "x,3,c,1623881093,\n")]).ingest_id
+    assert sorted(p.name for p in (ws.path / "events").iterdir()) == [
+        f"ingest_id={first}", f"ingest_id={second}"]
     table = ds.dataset(ws.path / "events", format="parquet", partitioning="hive").to_table()
     assert table.schema.field("event_id").type == pa.string()
     assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
-    got = sorted(zip(table["platform"].to_pylist(), table["event_id"].to_pylist()))
-    assert got == [("facebook", "9007199254740993"), ("instagram", "2")]
+    got = sorted(zip(table["platform"].to_pylist(), table["event_id"].to_pylist(),
+                     table["ingest_id"].to_pylist()))
+    assert got == [("facebook", "9007199254740993", first), ("instagram", "2", first),
+                   ("x", "3", second)]
+    urls = ds.dataset(ws.path / "url_map", format="parquet", partitioning="hive").to_table()
+    assert urls.select(["url", "url_key", "domain", "ingest_id"]).to_pylist() == [
+        {"url": "https://x.com", "url_key": "https://x.com", "domain": "x.com", "ingest_id": first}]
 
 
 def test_crash_between_move_and_manifest_is_rolled_back(ws: Workspace, tmp_path: Path,

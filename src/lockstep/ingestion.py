@@ -133,11 +133,9 @@ def ingest(workspace: Workspace, paths: Sequence[str | Path], *, fmt: str = "aut
             try:
                 con.execute(f"SET memory_limit = '{memory_limit}'; SET TimeZone = 'UTC'; "
                             f"SET temp_directory = '{(stage / 'tmp').as_posix()}'; "
+                            # staging tables keep record order (rowid gives lines and
+                            # first rows); the COPY itself turns it off
                             "SET preserve_insertion_order = true; "
-                            # PARTITION_BY buffers 512k rows per partition and thread before
-                            # it writes; under the memory limit that throttles the COPY
-                            # (measured 28 s against 22 s at 1 GB); one row group is enough
-                            "SET partitioned_write_flush_threshold = 122880; "
                             # progress is tracked only with the bar enabled; we draw our own
                             "SET enable_progress_bar = true; SET enable_progress_bar_print = false")
                 install_url_functions(con)
@@ -252,21 +250,28 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
             f" - count(DISTINCT CASE WHEN _err IS NULL THEN ({', '.join(keys)}) END) FROM typed"
         ).fetchall()[0]
 
-    stored = [c for c, _ in TABLE_COLUMNS[table] if c != "ingest_id"]
-    out = stage / table
+    stored = [c for c, _ in TABLE_COLUMNS[table] if c != "ingest_id"]  # ingest_id: the directory
+    out = stage / f"{table}.parquet"
 
     def copy(where: str = "true", qualify: str = "", guard: bool = False) -> int:
-        # the guard makes a bad row abort the COPY instead of being written
-        tag = _lit(ingest_id)
-        if guard:
-            tag += f" || coalesce(CASE WHEN t._err IS NOT NULL THEN error('{_BAD_ROW}') END, '')"
-        select = (f"SELECT {', '.join('t.' + c for c in stored)}, {tag} AS ingest_id, "
-                  f"t.platform FROM typed t WHERE {where}{qualify}")
-        return int(con.execute(
-            f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, PARTITION_BY (platform), "
-            # a small dictionary limit: ids and text are nearly unique, and building a
-            # dictionary for them only to drop it cost 8% of the write (files no larger)
-            "COMPRESSION snappy, ROW_GROUP_SIZE 122880, DICTIONARY_SIZE_LIMIT 4096)").fetchall()[0][0])
+        platform = "t.platform"
+        if guard:  # a bad row aborts the COPY instead of being written
+            platform += f" || coalesce(CASE WHEN t._err IS NOT NULL THEN error('{_BAD_ROW}') END, '')"
+        select = (f"SELECT {', '.join('t.' + c for c in stored)}, {platform} AS platform "
+                  f"FROM typed t WHERE {where}{qualify}")
+        # One file, its row groups in whatever order the threads finish them: keeping the
+        # input's order cost 5 s of CPU on the large world (rows have no meaningful order;
+        # first rows and lines come from the staging table's rowid, not from here)
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            return int(con.execute(
+                f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, "
+                # a small dictionary limit: ids and text are nearly unique, and building a
+                # dictionary for them only to drop it cost 8% of the write (files no larger)
+                "COMPRESSION snappy, ROW_GROUP_SIZE 122880, DICTIONARY_SIZE_LIMIT 4096)"
+            ).fetchall()[0][0])
+        finally:
+            con.execute("SET preserve_insertion_order = true")
 
     written = None
     if streaming:
@@ -311,15 +316,11 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
     else:
         fr.rows_added = written
     fr.duplicates = fr.rows_read - fr.rejected - fr.rows_added
-    staged: dict[str, list[tuple[str | None, Path]]] = {table: []}
-    if out.exists():
-        for f in sorted(out.rglob("*.parquet")):
-            staged[table].append((f.parent.name.split("=", 1)[1], f))
+    staged: dict[str, list[Path]] = {table: [out] if fr.rows_added else []}
     if table == "events" and staged[table]:
-        urls = _new_urls(ws, con, [f for _, f in staged[table]], stage / "url_map.parquet",
-                         ingest_id)
+        urls = _new_urls(ws, con, staged[table], stage / "url_map.parquet")
         if urls:
-            staged["url_map"] = [(None, urls)]
+            staged["url_map"] = [urls]
     lap("urls")
     if not fr.rows_added:
         fr.status = "unchanged"
@@ -352,8 +353,7 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
         written = None
     keys = ", ".join(TABLE_KEYS[table])
     if written is not None and not GenericReader().parse_rejects(con, path):
-        staged = (f"read_parquet('{out.as_posix()}/**/*.parquet', hive_partitioning=true, "
-                  "hive_types={'platform': VARCHAR})")
+        staged = f"read_parquet('{out.as_posix()}')"
         clean = not written or con.execute(
             f"SELECT count(*) = count(DISTINCT ({keys})) FROM {staged}").fetchall()[0][0]
         if clean and written and ws.files(table):
@@ -362,12 +362,12 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
                 f"USING ({keys})").fetchall()[0][0]
         if clean:
             return written
-    shutil.rmtree(out, ignore_errors=True)
+    out.unlink(missing_ok=True)
     return None
 
 
-def _new_urls(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], out: Path,
-              ingest_id: str) -> Path | None:
+def _new_urls(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], out: Path
+              ) -> Path | None:
     """Write the ``url_map`` rows of the new events' URLs not yet mapped: each distinct URL
     normalised once, its host's registered domain computed once per distinct host."""
     listing = ", ".join(_lit(str(f)) for f in files)
@@ -381,7 +381,6 @@ def _new_urls(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], 
     hosts = pc.unique(urls.column("host"))
     domains = pa.array([registered_domain(h) for h in hosts.to_pylist()], pa.string())
     table = urls.append_column("domain", pc.take(domains, pc.index_in(urls.column("host"), hosts)))
-    table = table.append_column("ingest_id", pa.array([ingest_id] * len(table), pa.string()))
     pq.write_table(table, out, compression="zstd")
     return out
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lockstep.schema import TABLE_COLUMNS, UNPARTITIONED
+from lockstep.schema import NO_PLATFORM, TABLE_COLUMNS
 from lockstep.workspace import Workspace
 
 __all__ = ["WorkspaceStats", "workspace_stats"]
@@ -32,7 +32,7 @@ def workspace_stats(ws: Workspace, *, top: int = 5) -> WorkspaceStats:
     """Count what ``ws`` holds; ``top`` most used objects of each type."""
     con = ws.connect()
     st = WorkspaceStats()
-    for table in (t for t in TABLE_COLUMNS if t not in UNPARTITIONED):
+    for table in (t for t in TABLE_COLUMNS if t not in NO_PLATFORM):
         rows = con.execute(f"SELECT platform, count(*) FROM {table} GROUP BY 1 ORDER BY 1").fetchall()
         st.tables[table] = {p: int(n) for p, n in rows}
     for p, n, lo, hi in con.execute(

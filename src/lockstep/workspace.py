@@ -4,9 +4,9 @@ Layout (schema version :data:`~lockstep.schema.SCHEMA_VERSION`)::
 
     <workspace>/
       lockstep.json                 manifest: schema version, committed files, ingest log
-      events/platform=<p>/<ingest>-<n>.parquet     one Parquet dataset per table,
-      accounts/ sessions/ roles/ truth/             Hive-partitioned by platform
-      url_map/<ingest>-<n>.parquet  URL as written -> key, host, registered domain (not partitioned)
+      events/ingest_id=<ingest>/part-<n>.parquet   one Parquet dataset per table,
+      accounts/ sessions/ roles/ truth/             Hive-partitioned by ingest
+      url_map/ingest_id=<ingest>/part-<n>.parquet  URL as written -> key, host, domain
       reports/<ingest>.json, reports/<ingest>-rejects.csv
       .staging/                     work in progress (never read)
 
@@ -35,7 +35,7 @@ from typing import Any
 import duckdb
 
 from lockstep.exceptions import SchemaVersionError, WorkspaceError
-from lockstep.schema import OBJECTS_VIEW_SQL, SCHEMA_VERSION, TABLE_COLUMNS, UNPARTITIONED, empty_select
+from lockstep.schema import NO_PLATFORM, OBJECTS_VIEW_SQL, SCHEMA_VERSION, TABLE_COLUMNS, empty_select
 from lockstep.urls import install_url_functions
 
 __all__ = ["Workspace", "default_workspace_path", "default_memory_limit", "MANIFEST"]
@@ -151,6 +151,9 @@ class Workspace:
                 for f in tdir.rglob("*.parquet"):
                     if f.relative_to(self.path).as_posix() not in listed:
                         f.unlink()
+                for d in tdir.iterdir():  # an ingest's directory left empty
+                    if d.is_dir() and not any(d.iterdir()):
+                        d.rmdir()
             shutil.rmtree(self.path / ".staging", ignore_errors=True)
             for tmp in self.path.glob(f".{MANIFEST}.*.tmp"):
                 tmp.unlink()
@@ -177,22 +180,23 @@ class Workspace:
         d.mkdir(parents=True)
         return d
 
-    def commit(self, staged: dict[str, list[tuple[str | None, Path]]], record: dict[str, Any]
+    def commit(self, staged: dict[str, list[Path]], record: dict[str, Any]
                ) -> dict[str, list[str]]:
         """Make staged Parquet files part of their tables and log ``record``, atomically.
 
-        ``staged`` maps a table to ``(platform, file)`` pairs; files move into
-        ``<table>/platform=<platform>/`` (or ``<table>/`` for unpartitioned tables) and the
-        manifest is replaced in one step, so either all of them count or none does.
+        ``staged`` maps a table to files (without an ``ingest_id`` column); they move into
+        ``<table>/ingest_id=<record's ingest_id>/`` and the manifest is replaced in one step,
+        so either all of them count or none does.
         """
         added: dict[str, list[str]] = {}
         for table, files in staged.items():
-            for i, (platform, src) in enumerate(files):
-                dest_dir = self.path / table
-                if table not in UNPARTITIONED:
-                    dest_dir = dest_dir / f"platform={platform}"
+            rel = f"{table}/ingest_id={record['ingest_id']}"
+            dest_dir = self.path / rel
+            # one ingest of several source files commits several times into its directory
+            n = sum(f.startswith(rel + "/") for f in self.manifest["files"][table])
+            for i, src in enumerate(files, start=n):
                 dest_dir.mkdir(parents=True, exist_ok=True)
-                dest = dest_dir / f"{record['ingest_id']}-{i}.parquet"
+                dest = dest_dir / f"part-{i}.parquet"
                 os.replace(src, dest)
                 added.setdefault(table, []).append(dest.relative_to(self.path).as_posix())
         for table, new in added.items():
@@ -212,11 +216,11 @@ class Workspace:
         if not files:
             return empty_select(table)
         cols = ", ".join(c for c, _ in TABLE_COLUMNS[table])
+        if table not in NO_PLATFORM:
+            cols += ", platform"
         listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        if table in UNPARTITIONED:
-            return f"SELECT {cols} FROM read_parquet([{listing}], union_by_name=true)"
-        return (f"SELECT {cols}, platform FROM read_parquet([{listing}], "
-                "hive_partitioning=true, hive_types={'platform': VARCHAR}, union_by_name=true)")
+        return (f"SELECT {cols} FROM read_parquet([{listing}], hive_partitioning=true, "
+                "hive_types={'ingest_id': VARCHAR}, union_by_name=true)")
 
     def connect(self, *, memory_limit: str | None = None, threads: int | None = None
                 ) -> duckdb.DuckDBPyConnection:
