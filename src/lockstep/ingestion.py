@@ -354,8 +354,7 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
     keys = ", ".join(TABLE_KEYS[table])
     if written is not None and not GenericReader().parse_rejects(con, path):
         staged = f"read_parquet('{out.as_posix()}')"
-        clean = not written or con.execute(
-            f"SELECT count(*) = count(DISTINCT ({keys})) FROM {staged}").fetchall()[0][0]
+        clean = not written or _keys_unique(con, staged, TABLE_KEYS[table])
         if clean and written and ws.files(table):
             clean = not con.execute(
                 f"SELECT count(*) FROM {staged} s SEMI JOIN ({ws.table_sql(table)}) e "
@@ -364,6 +363,23 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
             return written
     out.unlink(missing_ok=True)
     return None
+
+
+def _keys_unique(con: duckdb.DuckDBPyConnection, source: str, keys: Sequence[str]) -> bool:
+    """Whether no two rows of ``source`` share ``keys``.
+
+    Distinct 64-bit hashes of the keys prove it, at 0.9 s against 1.2 s for the exact count
+    on 10M events; only when two hashes meet is the exact count needed. The keys are joined
+    into one string with separators first: DuckDB's hash of numeric strings is weak (on the
+    large world's ids ``hash(event_id)`` had 84 collisions, and combining the hashes of
+    ``platform`` and ``event_id`` some too; the joined string none).
+    """
+    joined = " || chr(0) || ".join(f"coalesce({k}::VARCHAR, chr(1))" for k in keys)
+    if con.execute(f"SELECT count(*) = count(DISTINCT hash({joined})) FROM {source}"
+                   ).fetchall()[0][0]:
+        return True
+    return bool(con.execute(f"SELECT count(*) = count(DISTINCT ({', '.join(keys)})) "
+                            f"FROM {source}").fetchall()[0][0])
 
 
 def _new_urls(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], out: Path

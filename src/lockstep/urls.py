@@ -90,20 +90,20 @@ CREATE OR REPLACE MACRO lockstep_url_host(n) AS
          ELSE NULL END;
 """
 
-#: Host of a normalised URL ``{k}`` by plain string functions (NULL for opaque ids).
-_HOST_SQL = ("CASE WHEN {k} LIKE '%://%' THEN split_part(split_part(split_part("
-             "split_part({k}, '://', 2), '/', 1), '?', 1), ':', 1) END")
-
-
 def url_map_select(source: str) -> str:
     """``SELECT url, url_key, host`` for each ``url`` that the SELECT ``source`` yields.
 
-    Same result as ``lockstep_norm_url``, in projections of their own: URLs of the simple
-    shape take ``lockstep_norm_simple``, the others are parsed once, without the binding
-    lambda of ``lockstep_norm_url_full`` (DuckDB keeps the projections apart).
+    ``url_key`` is ``lockstep_norm_url(url)``; ``host`` its host without a port, NULL for an
+    opaque id. Computed in projections of their own: URLs of the simple shape take
+    ``lockstep_norm_simple`` (their host is what follows ``://``), the others are parsed once,
+    without the binding lambda of ``lockstep_norm_url_full``, and their host comes from the
+    parse (DuckDB keeps the projections apart).
     """
-    return (f"SELECT url, url_key, {_HOST_SQL.format(k='url_key')} AS host FROM ("
-            "SELECT url, coalesce(s, lockstep_norm_parts(p, url)) AS url_key FROM ("
+    return ("SELECT url, url_key, CASE WHEN s IS NOT NULL THEN split_part(split_part(s, '://', 2), "
+            "'/', 1) ELSE h END AS host FROM ("
+            "SELECT url, s, coalesce(s, lockstep_norm_parts(p, url)) AS url_key, "
+            "CASE WHEN s IS NULL AND coalesce(p.scheme, '') <> '' THEN regexp_replace("
+            "lockstep_norm_host(p.scheme, p.host), ':[0-9]+$', '') END AS h FROM ("
             "SELECT url, s, CASE WHEN s IS NULL THEN lockstep_url_parts(url) END AS p FROM ("
             f"SELECT url, lockstep_norm_simple(url) AS s FROM ({source}))))")
 
