@@ -4,9 +4,11 @@ Each table is a Parquet dataset under ``<workspace>/<table>/ingest_id=<ingest>/`
 Hive-style by the ingest that added the rows, so DuckDB, Spark (``spark.read.parquet(dir)``)
 and pandas read it with no conversion; ``platform`` is a column. (Version 1 partitioned by
 platform: DuckDB's partitioned write cost 2.3 of a 12.5 s ingest write on the large world, and
-an ingest is the unit that is committed, and could be undone, as a whole.) Identifiers are strings everywhere; timestamps are UTC (``TIMESTAMP WITH TIME
-ZONE``, microseconds) with the source precision kept beside them (``ts_precision``: ``us``,
-``ms``, ``s``, ``min`` or ``day``). ``extra`` holds any columns of the input that the format
+an ingest is the unit that is committed, and could be undone, as a whole.)
+
+Identifiers are strings everywhere; timestamps are UTC (``TIMESTAMP WITH TIME ZONE``,
+microseconds) with the source precision kept beside them (``ts_precision``: ``us``, ``ms``,
+``s``, ``min`` or ``day``). ``extra`` holds any columns of the input that the format
 does not define, as a JSON object, so nothing a user supplied is thrown away.
 
 The objects an event acts on are not stored twice: the ``objects`` view (see
@@ -61,8 +63,8 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("account_id", "VARCHAR"), ("network_id", "VARCHAR"), ("network_kind", "VARCHAR"),
         ("operator_id", "VARCHAR"), ("extra", "VARCHAR"), ("ingest_id", "VARCHAR"),
     ),
-    # each URL seen, as written -> its normalised key, host and registered domain (not
-    # partitioned by platform; host and domain are NULL for an opaque id)
+    # each URL seen, as written -> its normalised key, host and registered domain (no
+    # platform column; host and domain are NULL for an opaque id)
     "url_map": (("url", "VARCHAR"), ("url_key", "VARCHAR"), ("host", "VARCHAR"),
                 ("domain", "VARCHAR"), ("ingest_id", "VARCHAR")),
 }
