@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "open_workspace", "Workspace", "ingest", "workspace_stats",
-           "simulate", "normalize_url", "registered_domain", "LockstepError"]
+           "simulate", "normalize_url", "registered_domain", "upgrade_workspace", "LockstepError"]
 
 if TYPE_CHECKING:
     from lockstep.exceptions import LockstepError
     from lockstep.ingestion import ingest
     from lockstep.simulate import simulate
     from lockstep.stats import workspace_stats
+    from lockstep.upgrade import upgrade_workspace
     from lockstep.urls import normalize_url, registered_domain
     from lockstep.workspace import Workspace
 
@@ -31,6 +32,7 @@ _LAZY = {
     "simulate": "lockstep.simulate",
     "normalize_url": "lockstep.urls",
     "registered_domain": "lockstep.urls",
+    "upgrade_workspace": "lockstep.upgrade",
     "LockstepError": "lockstep.exceptions",
 }
 

@@ -105,6 +105,23 @@ def ingest(
 
 
 @app.command()
+def upgrade() -> None:
+    """Convert a workspace written by an older Lockstep to this one's schema, in place
+    (rows, ingest log and saved detection runs are kept; safe to interrupt)."""
+    from lockstep.upgrade import upgrade_workspace
+    from lockstep.workspace import default_workspace_path
+
+    path = _state["workspace"] or default_workspace_path()
+    rep = upgrade_workspace(path)  # type: ignore[arg-type]
+    if rep.from_version == rep.to_version:
+        out.print(f"{rep.path} is already at schema version {rep.to_version}; nothing to do")
+        return
+    rows = ", ".join(f"{t} {n:,}" for t, n in rep.rows.items() if n)
+    out.print(f"upgraded {rep.path} from schema version {rep.from_version} to "
+              f"{rep.to_version}: {rows or 'no rows'}")
+
+
+@app.command()
 def stats(
     top: Annotated[int, typer.Option(help="How many top objects of each type to show.")] = 5,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lockstep.exceptions import BadInputError, RowError, UsageError
@@ -32,7 +31,7 @@ from lockstep.readers.generic import GenericReader, generic_sources
 from lockstep.readers.registry import detect_format, get_reader
 from lockstep.readers.transform import install_transform_functions, typed_select
 from lockstep.schema import TABLE_COLUMNS, TABLE_KEYS
-from lockstep.urls import install_url_functions, registered_domain, url_map_select
+from lockstep.urls import install_url_functions, url_map_table
 from lockstep.workspace import Workspace
 
 __all__ = ["ingest", "write_report", "FileReport", "IngestReport", "MAX_REPORTED_ERRORS"]
@@ -391,12 +390,9 @@ def _new_urls(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], 
            "WHERE urls IS NOT NULL")
     if ws.files("url_map"):
         src = f"SELECT url FROM ({src}) ANTI JOIN ({ws.table_sql('url_map')}) USING (url)"
-    urls = con.sql(url_map_select(src)).to_arrow_table()
-    if not urls.num_rows:
+    table = url_map_table(con, src)
+    if not table.num_rows:
         return None
-    hosts = pc.unique(urls.column("host"))
-    domains = pa.array([registered_domain(h) for h in hosts.to_pylist()], pa.string())
-    table = urls.append_column("domain", pc.take(domains, pc.index_in(urls.column("host"), hosts)))
     pq.write_table(table, out, compression="zstd")
     return out
 

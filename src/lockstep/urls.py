@@ -29,9 +29,11 @@ import functools
 import threading
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["normalize_url", "registered_domain", "host_of", "NORMALIZE_URL_SQL",
-           "install_url_functions", "url_map_select"]
+           "install_url_functions", "url_map_select", "url_map_table"]
 
 _TRACKING = r"(utm_[^=&]*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|igshid|mc_cid|mc_eid|_ga|_gl|mkt_tok|ref_src|ref_url|__[^=&]*)"
 
@@ -106,6 +108,16 @@ def url_map_select(source: str) -> str:
             "lockstep_norm_host(p.scheme, p.host), ':[0-9]+$', '') END AS h FROM ("
             "SELECT url, s, CASE WHEN s IS NULL THEN lockstep_url_parts(url) END AS p FROM ("
             f"SELECT url, lockstep_norm_simple(url) AS s FROM ({source}))))")
+
+
+def url_map_table(con: duckdb.DuckDBPyConnection, source: str) -> pa.Table:
+    """``url, url_key, host, domain`` for each ``url`` of the SELECT ``source`` (distinct URLs),
+    as an Arrow table: keys and hosts by :func:`url_map_select` on ``con`` (which needs
+    :func:`install_url_functions`), registered domains once per distinct host."""
+    urls = con.sql(url_map_select(source)).to_arrow_table()
+    hosts = pc.unique(urls.column("host"))
+    domains = pa.array([registered_domain(h) for h in hosts.to_pylist()], pa.string())
+    return urls.append_column("domain", pc.take(domains, pc.index_in(urls.column("host"), hosts)))
 
 
 _lock = threading.Lock()

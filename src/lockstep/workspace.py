@@ -109,6 +109,11 @@ class Workspace:
         except (OSError, ValueError) as exc:
             raise WorkspaceError(f"{mpath}: cannot read the manifest ({exc})") from None
         version = manifest.get("schema_version")
+        if version == 1:
+            raise SchemaVersionError(
+                f"{p}: workspace schema version 1 was written by an older Lockstep (this one "
+                f"reads version {SCHEMA_VERSION}); convert it in place with `lockstep "
+                f"--workspace {p} upgrade`")
         if version != SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"{p}: workspace schema version {version!r} is not supported by this Lockstep "
