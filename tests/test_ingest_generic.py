@@ -125,7 +125,16 @@ def test_same_file_twice_adds_nothing(ws: Workspace, tmp_path: Path) -> None:
     # overlapping file: only the new event is added; same id on another platform is distinct
     g = write(tmp_path / "more" / "events.csv", HEADER + "facebook,2,a,1623881092,,,,,,,,,\n"
               "facebook,3,a,1623881093,,,,,,,,,\ninstagram,2,z,1623881093,,,,,,,,,\n")
-    assert ingest(ws, [g]).files[0].rows_added == 2
+    overlap = ingest(ws, [g]).files[0]
+    assert (overlap.rows_read, overlap.rows_added, overlap.duplicates) == (3, 2, 1)
+    assert "check" not in overlap.stages  # one read of the CSV: the written file is filtered
+    assert sorted(rows(ws, "SELECT platform, event_id, account_id FROM events")) == [
+        ("facebook", "1", "a"), ("facebook", "2", "a"), ("facebook", "3", "a"),
+        ("instagram", "2", "z")]
+    # a clean file all of whose rows are stored: nothing written, one read
+    again = ingest(ws, [g]).files[0]
+    assert (again.status, again.rows_added, again.duplicates) == ("unchanged", 0, 3)
+    assert "check" not in again.stages
     assert rows(ws, "SELECT count(*) FROM events") == [(4,)]
 
 

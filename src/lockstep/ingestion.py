@@ -258,19 +258,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
             platform += f" || coalesce(CASE WHEN t._err IS NOT NULL THEN error('{_BAD_ROW}') END, '')"
         select = (f"SELECT {', '.join('t.' + c for c in stored)}, {platform} AS platform "
                   f"FROM typed t WHERE {where}{qualify}")
-        # One file, its row groups in whatever order the threads finish them: keeping the
-        # input's order cost 5 s of CPU on the large world (rows have no meaningful order;
-        # first rows and lines come from the staging table's rowid, not from here)
-        con.execute("SET preserve_insertion_order = false")
-        try:
-            return int(con.execute(
-                f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, "
-                # a small dictionary limit: ids and text are nearly unique, and building a
-                # dictionary for them only to drop it cost 8% of the write (files no larger)
-                "COMPRESSION snappy, ROW_GROUP_SIZE 122880, DICTIONARY_SIZE_LIMIT 4096)"
-            ).fetchall()[0][0])
-        finally:
-            con.execute("SET preserve_insertion_order = true")
+        return _write_parquet(con, select, out)
 
     written = None
     if streaming:
@@ -282,7 +270,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
         streaming = False
         _, parse_rejects = GenericReader().load(con, f"raw_{table}", path, table)
     if written is not None:
-        n_rows, n_bad, dup_in_file = written, 0, 0
+        n_rows, n_bad, dup_in_file = written[0], 0, 0
         lap("write")  # one pass: checked while written
     else:
         n_rows, n_bad, dup_in_file = check()
@@ -313,7 +301,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
         fr.rows_added = copy(where, qualify)
         lap("write")
     else:
-        fr.rows_added = written
+        fr.rows_added = written[1]
     fr.duplicates = fr.rows_read - fr.rejected - fr.rows_added
     staged: dict[str, list[Path]] = {table: [out] if fr.rows_added else []}
     if table == "events" and staged[table]:
@@ -335,14 +323,34 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, stage: Path, ingest_id
     return fr
 
 
-def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, path: Path,
-                     out: Path, copy: Callable[..., int]) -> int | None:
-    """Write a CSV in one pass, betting that it is clean and new; None if the bet is lost.
+def _write_parquet(con: duckdb.DuckDBPyConnection, select: str, out: Path) -> int:
+    """COPY ``select`` to the Parquet file ``out``; the number of rows written."""
+    # One file, its row groups in whatever order the threads finish them: keeping the input's
+    # order cost 5 s of CPU on the large world (rows have no meaningful order; first rows and
+    # lines come from the staging table's rowid, not from here)
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        return int(con.execute(
+            f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet, "
+            # a small dictionary limit: ids and text are nearly unique, and building a
+            # dictionary for them only to drop it cost 8% of the write (files no larger)
+            "COMPRESSION snappy, ROW_GROUP_SIZE 122880, DICTIONARY_SIZE_LIMIT 4096)"
+        ).fetchall()[0][0])
+    finally:
+        con.execute("SET preserve_insertion_order = true")
 
-    The bet is lost when a row is bad (the guarded COPY aborts), the CSV parser refused a row,
-    a key repeats inside the file, or a key is already stored; the caller then takes the
-    careful path (staging table, checks, filters). A clean first ingest, the common case,
-    so reads the file once instead of twice.
+
+def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, path: Path,
+                     out: Path, copy: Callable[..., int]) -> tuple[int, int] | None:
+    """Write a CSV in one pass, betting that it is clean; ``(rows read, rows added)``, or None
+    if the bet is lost.
+
+    The bet is lost when a row is bad (the guarded COPY aborts), the CSV parser refused a row
+    or a key repeats inside the file; the caller then takes the careful path (staging table,
+    checks, filters). Rows whose key is already stored are filtered out of the written file
+    (all of them: nothing is added). A clean ingest, the common case, so reads the file once
+    instead of twice; one that repeats stored rows (an export that overlaps an earlier one)
+    rewrites the Parquet file instead of reading the CSV again.
     """
     try:
         written = copy(guard=True)
@@ -353,13 +361,23 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
     keys = ", ".join(TABLE_KEYS[table])
     if written is not None and not GenericReader().parse_rejects(con, path):
         staged = f"read_parquet('{out.as_posix()}')"
-        clean = not written or _keys_unique(con, staged, TABLE_KEYS[table])
-        if clean and written and ws.files(table):
-            clean = not con.execute(
-                f"SELECT count(*) FROM {staged} s SEMI JOIN ({ws.table_sql(table)}) e "
-                f"USING ({keys})").fetchall()[0][0]
-        if clean:
-            return written
+        if not written or not ws.files(table):
+            if not written or _keys_unique(con, staged, TABLE_KEYS[table]):
+                return written, written
+        elif _keys_unique(con, staged, TABLE_KEYS[table]):
+            existing = f"({ws.table_sql(table)})"
+            stored = con.execute(f"SELECT count(*) FROM {staged} s SEMI JOIN {existing} e "
+                                 f"USING ({keys})").fetchall()[0][0]
+            if not stored:
+                return written, written
+            if stored == written:
+                out.unlink()
+                return written, 0
+            new = out.with_name(f"new-{out.name}")
+            added = _write_parquet(con, f"SELECT * FROM {staged} s ANTI JOIN {existing} e "
+                                        f"USING ({keys})", new)
+            new.replace(out)
+            return written, added
     out.unlink(missing_ok=True)
     return None
 
