@@ -277,3 +277,30 @@ def test_jsonl_line_that_is_not_an_object(ws: Workspace, tmp_path: Path) -> None
               '[1, 2]\n')
     with pytest.raises(BadInputError, match=r"events.jsonl:2: a line must hold one JSON object"):
         ingest(ws, [f])
+
+
+def test_parquet_one_pass_and_its_fallbacks(ws: Workspace, tmp_path: Path) -> None:
+    def pq_events(path: Path, ids: list[str], times: list[str]) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"platform": ["x"] * len(ids), "event_id": ids,
+                                 "account_id": ["a"] * len(ids), "timestamp": times}), path)
+        return path
+
+    clean = pq_events(tmp_path / "a" / "events.parquet", ["1", "2"], ["1623881091", "1623881092"])
+    fr = ingest(ws, [clean]).files[0]
+    assert (fr.rows_added, "check" in fr.stages) == (2, False)  # read once, no staging table
+    # a bad row: the one-pass COPY aborts, the careful path names the row (1-based)
+    bad = pq_events(tmp_path / "b" / "events.parquet", ["3", "4", "5"],
+                    ["1623881093", "soon", "1623881095"])
+    with pytest.raises(BadInputError) as exc:
+        ingest(ws, [bad])
+    assert [(e.line, e.reason) for e in exc.value.errors] == [
+        (2, "unparseable timestamp soon (use ISO 8601 or UNIX seconds)")]
+    assert rows(ws, "SELECT count(*) FROM events") == [(2,)]
+    # a key repeated inside the file: the careful path keeps its first row
+    rep = pq_events(tmp_path / "c" / "events.parquet", ["6", "6", "2"],
+                    ["1623881096", "1623881097", "1623881092"])
+    fr = ingest(ws, [rep]).files[0]
+    assert (fr.rows_added, fr.duplicates, "check" in fr.stages) == (1, 2, True)
+    assert rows(ws, "SELECT event_id, epoch(ts)::BIGINT FROM events WHERE event_id = '6'") == [
+        ("6", 1623881096)]

@@ -190,7 +190,7 @@ def _load(con: duckdb.DuckDBPyConnection, name: str, table: str, path: Path,
     """Fill staging tables ``raw_<table>``; return (table, column types, parser rejects,
     streaming) where ``streaming`` means ``raw_<table>`` is a view re-reading the file."""
     if name == "generic":
-        streaming = path.suffix.lower() == ".csv"
+        streaming = path.suffix.lower() in (".csv", ".parquet", ".pq")
         cols, rejects = GenericReader().load(con, f"raw_{table}", path, table, streaming=streaming)
         return [(table, _column_types(con, f"raw_{table}"), rejects, streaming)]
     reader = get_reader(name)
@@ -342,8 +342,8 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, select: str, out: Path) -> in
 
 def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, path: Path,
                      out: Path, copy: Callable[..., int]) -> tuple[int, int] | None:
-    """Write a CSV in one pass, betting that it is clean; ``(rows read, rows added)``, or None
-    if the bet is lost.
+    """Write a CSV or Parquet file in one pass, betting that it is clean; ``(rows read, rows
+    added)``, or None if the bet is lost.
 
     The bet is lost when a row is bad (the guarded COPY aborts), the CSV parser refused a row
     or a key repeats inside the file; the caller then takes the careful path (staging table,

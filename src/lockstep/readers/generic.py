@@ -92,10 +92,10 @@ class GenericReader:
 
         Returns the generic columns present and the rows the CSV parser itself refused
         (wrong number of fields, broken quoting, invalid UTF-8), with their line numbers.
-        With ``streaming`` a CSV becomes a view that re-reads the file on each scan instead
-        of a table (no ``rowid``; parser rejects are known only after a scan, see
-        :meth:`parse_rejects`): the fast path for a clean file, which then never has to fit in
-        memory or spill.
+        With ``streaming`` a CSV or Parquet file becomes a view that re-reads the file on each
+        scan instead of a table (no ``rowid``; a CSV's parser rejects are known only after a
+        scan, see :meth:`parse_rejects`): the fast path for a clean file, which then never
+        has to fit in memory or spill.
         """
         kind = _kind(path)
         src = _sql_str(str(path))
@@ -132,8 +132,8 @@ class GenericReader:
                     sel.append(f"CAST({q} AS VARCHAR[]) AS {q}")
                 else:
                     sel.append(f"CAST({q} AS VARCHAR) AS {q}")
-            con.execute(f"CREATE TEMP TABLE {target} AS SELECT {', '.join(sel)} "
-                        f"FROM read_parquet({src})")
+            con.execute(f"CREATE TEMP {'VIEW' if streaming else 'TABLE'} {target} AS "
+                        f"SELECT {', '.join(sel)} FROM read_parquet({src})")
         else:  # jsonl
             # DuckDB parses the file; only when it finds a problem does a (slow) Python pass
             # look for the lines to name
