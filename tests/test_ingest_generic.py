@@ -304,3 +304,31 @@ def test_parquet_one_pass_and_its_fallbacks(ws: Workspace, tmp_path: Path) -> No
     assert (fr.rows_added, fr.duplicates, "check" in fr.stages) == (1, 2, True)
     assert rows(ws, "SELECT event_id, epoch(ts)::BIGINT FROM events WHERE event_id = '6'") == [
         ("6", 1623881096)]
+
+
+def test_sessions_with_empty_key_parts_and_repeated_lines(ws: Workspace, tmp_path: Path) -> None:
+    head = "platform,account_id,timestamp,ip,device_id,user_agent,country\n"
+    f = write(tmp_path / "a" / "sessions.csv", head + "facebook,a,1623881091,1.2.3.4,,,\n"
+              "facebook,b,1623881092,,d1,ua,DE\nfacebook,b,1623881092,,d1,ua,DE\n")
+    first = ingest(ws, [f]).files[0]
+    # a line logged twice is one session, kept in one pass (no staging table)
+    assert (first.rows_read, first.rows_added, first.duplicates) == (3, 2, 1)
+    assert "check" not in first.stages
+    # empty parts of the key (no device, no country) still match what is stored
+    again = ingest(ws, [f]).files[0]
+    assert (again.status, again.rows_added, again.duplicates) == ("unchanged", 0, 3)
+    g = write(tmp_path / "b" / "sessions.csv", head + "facebook,a,1623881091,1.2.3.4,,,\n"
+              "facebook,c,1623881093,,,,\n")
+    more = ingest(ws, [g]).files[0]
+    assert (more.rows_added, more.duplicates) == (1, 1)
+    assert sorted(rows(ws, "SELECT account_id, ip, device_id, country FROM sessions")) == [
+        ("a", "1.2.3.4", None, None), ("b", None, "d1", "DE"), ("c", None, None, None)]
+
+
+def test_a_key_repeated_with_other_values_keeps_the_first_row(ws: Workspace, tmp_path: Path) -> None:
+    f = write(tmp_path / "events.csv", "platform,event_id,account_id,timestamp,text\n"
+              "x,7,a,1623881091,first\nx,8,a,1623881092,\nx,7,a,1623881093,second\n"
+              "x,8,a,1623881092,\n")
+    fr = ingest(ws, [f]).files[0]
+    assert (fr.rows_added, fr.duplicates, "check" in fr.stages) == (2, 2, True)
+    assert sorted(rows(ws, "SELECT event_id, text FROM events")) == [("7", "first"), ("8", None)]

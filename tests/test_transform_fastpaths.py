@@ -171,18 +171,21 @@ def test_trim_and_platform_checks(con: duckdb.DuckDBPyConnection) -> None:
     assert got[3] == ("mastodon.social", "e4", "c", "s", None)
 
 
-def test_key_check_falls_back_to_the_exact_count_when_hashes_meet() -> None:
-    from lockstep.ingestion import _keys_unique
+def test_key_check_compares_exactly_where_hashes_meet() -> None:
+    from lockstep.ingestion import _repeats
 
     c = duckdb.connect()
+    keys = ("platform", "event_id")
     c.execute("CREATE TABLE t (platform VARCHAR, event_id VARCHAR)")
-    c.execute("INSERT INTO t VALUES ('x', '1'), ('x', '2'), ('y', '1')")
-    assert _keys_unique(c, "t", ("platform", "event_id"))
-    c.execute("INSERT INTO t VALUES ('x', '2')")
-    assert not _keys_unique(c, "t", ("platform", "event_id"))
+    c.execute("INSERT INTO t VALUES ('x', '1'), ('x', '2'), ('y', '1'), ('x', NULL)")
+    assert _repeats(c, "t", keys) is None
+    c.execute("INSERT INTO t VALUES ('x', '2'), ('x', NULL)")
+    assert _repeats(c, "t", keys) is not None  # NULL parts are equal too
+    assert sorted(c.execute("SELECT * FROM _repeats").fetchall(), key=repr) == [
+        ("x", "2"), ("x", "2"), ("x", None), ("x", None)]
     # different keys whose joined text (and so hash) is the same: the exact count decides
     c.execute("CREATE TABLE u AS SELECT * FROM (VALUES ('a' || chr(0) || 'b', 'c'), "
               "('a', 'b' || chr(0) || 'c')) v(platform, event_id)")
     assert c.execute("SELECT count(DISTINCT hash(platform || chr(0) || event_id)) FROM u"
                      ).fetchone() == (1,)
-    assert _keys_unique(c, "u", ("platform", "event_id"))
+    assert _repeats(c, "u", keys) is None

@@ -346,11 +346,11 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
     added)``, or None if the bet is lost.
 
     The bet is lost when a row is bad (the guarded COPY aborts), the CSV parser refused a row
-    or a key repeats inside the file; the caller then takes the careful path (staging table,
-    checks, filters). Rows whose key is already stored are filtered out of the written file
-    (all of them: nothing is added). A clean ingest, the common case, so reads the file once
-    instead of twice; one that repeats stored rows (an export that overlaps an earlier one)
-    rewrites the Parquet file instead of reading the CSV again.
+    or two rows share a key but differ otherwise (which one is first decides); the caller
+    then takes the careful path (staging table, checks, filters). Otherwise the written file
+    is filtered: rows repeated whole inside the file (a log that holds a line twice) are kept
+    once, and rows whose key is already stored (an export that overlaps an earlier one) are
+    dropped. A clean ingest, the common case, so reads the file once instead of twice.
     """
     try:
         written = copy(guard=True)
@@ -358,45 +358,69 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
         if not str(exc).startswith(f"Invalid Input Error: {_BAD_ROW}"):
             raise
         written = None
+    if written is None or GenericReader().parse_rejects(con, path):
+        out.unlink(missing_ok=True)
+        return None
+    if not written:
+        return 0, 0
     keys = ", ".join(TABLE_KEYS[table])
-    if written is not None and not GenericReader().parse_rejects(con, path):
-        staged = f"read_parquet('{out.as_posix()}')"
-        if not written or not ws.files(table):
-            if not written or _keys_unique(con, staged, TABLE_KEYS[table]):
-                return written, written
-        elif _keys_unique(con, staged, TABLE_KEYS[table]):
-            existing = f"({ws.table_sql(table)})"
-            stored = con.execute(f"SELECT count(*) FROM {staged} s SEMI JOIN {existing} e "
-                                 f"USING ({keys})").fetchall()[0][0]
-            if not stored:
-                return written, written
-            if stored == written:
-                out.unlink()
-                return written, 0
-            new = out.with_name(f"new-{out.name}")
-            added = _write_parquet(con, f"SELECT * FROM {staged} s ANTI JOIN {existing} e "
-                                        f"USING ({keys})", new)
-            new.replace(out)
-            return written, added
-    out.unlink(missing_ok=True)
-    return None
+    staged = f"read_parquet('{out.as_posix()}')"
+
+    def keep(select: str) -> int:  # rewrite the staged file as ``select`` over it
+        new = out.with_name(f"new-{out.name}")
+        n = _write_parquet(con, select, new)
+        new.replace(out)
+        return n
+
+    kept = written
+    hashed = _repeats(con, staged, TABLE_KEYS[table])
+    if hashed:
+        columns = ", ".join(f'"{c}"' for c, _ in TABLE_COLUMNS[table] if c != "ingest_id")
+        same = con.execute(f"SELECT count(DISTINCT ({keys})) = count(DISTINCT ({columns}, "
+                           "platform)) FROM _repeats").fetchall()[0][0]
+        if not same:
+            out.unlink()
+            return None
+        kept = keep(f"SELECT * FROM {staged} WHERE {hashed} NOT IN (SELECT h FROM _repeat_hashes) "
+                    "UNION ALL SELECT DISTINCT * FROM _repeats")
+    if ws.files(table):
+        existing = f"({ws.table_sql(table)})"
+        # IS NOT DISTINCT FROM: a session with no country equals a stored one with none
+        same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM e.{k}" for k in TABLE_KEYS[table])
+        stored = con.execute(f"SELECT count(*) FROM {staged} s SEMI JOIN {existing} e "
+                             f"ON {same}").fetchall()[0][0]
+        if stored == kept:
+            out.unlink()
+            return written, 0
+        if stored:
+            kept = keep(f"SELECT * FROM {staged} s ANTI JOIN {existing} e ON {same}")
+    return written, kept
 
 
-def _keys_unique(con: duckdb.DuckDBPyConnection, source: str, keys: Sequence[str]) -> bool:
-    """Whether no two rows of ``source`` share ``keys``.
+def _repeats(con: duckdb.DuckDBPyConnection, source: str, keys: Sequence[str]) -> str | None:
+    """Find the rows of ``source`` that share ``keys`` with another row.
 
-    Distinct 64-bit hashes of the keys prove it, at 0.9 s against 1.2 s for the exact count
-    on 10M events; only when two hashes meet is the exact count needed. The keys are joined
+    None when there are none. Otherwise the temp table ``_repeats`` holds them (with any rows
+    whose keys only share a hash) and ``_repeat_hashes`` their hashes; returns the SQL of
+    that hash, for filtering ``source``.
+
+    The 64-bit hashes of the keys are grouped (0.9 s against 1.2 s for an exact distinct count
+    on 10M events) and only rows whose hash repeats are compared exactly. The keys are joined
     into one string with separators first: DuckDB's hash of numeric strings is weak (on the
     large world's ids ``hash(event_id)`` had 84 collisions, and combining the hashes of
-    ``platform`` and ``event_id`` some too; the joined string none).
+    ``platform`` and ``event_id`` some too; the joined string none). NULL parts are equal.
     """
-    joined = " || chr(0) || ".join(f"coalesce({k}::VARCHAR, chr(1))" for k in keys)
-    if con.execute(f"SELECT count(*) = count(DISTINCT hash({joined})) FROM {source}"
+    h = "hash(" + " || chr(0) || ".join(f"coalesce({k}::VARCHAR, chr(1))" for k in keys) + ")"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _repeat_hashes AS SELECT h FROM (SELECT {h} AS h "
+                f"FROM {source}) GROUP BY h HAVING count(*) > 1")
+    if not con.execute("SELECT count(*) FROM _repeat_hashes").fetchall()[0][0]:
+        return None
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _repeats AS SELECT * FROM {source} "
+                f"WHERE {h} IN (SELECT h FROM _repeat_hashes)")
+    if con.execute(f"SELECT count(*) = count(DISTINCT ({', '.join(keys)})) FROM _repeats"
                    ).fetchall()[0][0]:
-        return True
-    return bool(con.execute(f"SELECT count(*) = count(DISTINCT ({', '.join(keys)})) "
-                            f"FROM {source}").fetchall()[0][0])
+        return None  # only hashes met
+    return h
 
 
 def _new_urls(ws: Workspace, con: duckdb.DuckDBPyConnection, files: list[Path], out: Path
