@@ -71,7 +71,8 @@ DEFAULT_MIN_WEIGHT = 1
 def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
            window: float | None = DEFAULT_WINDOW, min_weight: int = DEFAULT_MIN_WEIGHT,
            alpha: float = DEFAULT_ALPHA, seed: int = 0, min_size: int = 3,
-           resolution: float = 1.0, corroborate: bool = True, amplified: bool = True,
+           resolution: float = 1.0, split_modularity: float = 0.4, corroborate: bool = True,
+           amplified: bool = True,
            save: bool = True, assess: bool = True,
            progress: Callable[[str, int, int], None] | None = None) -> Run:
     """Find coordinated networks in ``ws``.
@@ -91,6 +92,9 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         False discovery rate over all (pair, signal) edges (Benjamini-Hochberg).
     seed, min_size, resolution
         Community detection: seed, smallest network, Leiden resolution.
+    split_modularity : float, default 0.4
+        Communities of 50 accounts or more that fall into parts of at least this modularity
+        are split (:func:`lockstep.graph.clustering.split_communities`); 1 turns it off.
     corroborate : bool, default True
         Also keep the weak edges of infrastructure groups that independent activity evidence
         confirms (:mod:`lockstep.corroboration`); what was tested is in
@@ -182,6 +186,7 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     accounts = account_metadata(ws)
     run = detect_networks(significant, accounts=accounts, seed=seed,
                           min_size=min_size, resolution=resolution,
+                          split_modularity=split_modularity,
                           params={"signals": list(signals), "window": window,
                                   "min_weight": min_weight, "alpha": alpha,
                                   "fdr": fdr, "corroboration": corroboration,

@@ -91,3 +91,48 @@ def test_bad_arguments_and_empty_graph():
         find_communities(g, resolution=0)
     empty = find_communities(fuse([]))
     assert empty.n_communities == 0 and len(empty.labels) == 0
+
+
+def _cliques(sizes, loose=0):
+    """Cliques of the given sizes, consecutive ones joined by one edge; the last ``loose``
+    cliques joined to nothing."""
+    pairs, start, heads = [], 0, []
+    for n in sizes:
+        ids = [f"a{start + i}" for i in range(n)]
+        pairs += [(x, y) for i, x in enumerate(ids) for y in ids[i + 1:]]
+        heads.append(ids[0])
+        start += n
+    joined = heads[:len(heads) - loose]
+    pairs += list(zip(joined, joined[1:]))
+    return fuse([edge_table(pairs)])
+
+
+@pytest.mark.parametrize("method", [pytest.param("leiden", marks=needs_leiden), "louvain"])
+def test_split_communities_separates_groups_lumped_together(method, monkeypatch):
+    from lockstep.graph.clustering import Communities, split_communities
+
+    if method == "louvain":
+        monkeypatch.setattr(clustering, "leiden_available", lambda: False)
+    g = _cliques([25, 20, 15, 2], loose=1)
+    lumped = Communities(np.zeros(g.n_nodes, dtype=np.int64), method)
+    got = split_communities(g, lumped, modularity=0.4, min_community=50, seed=3)
+    # the three cliques apart; the pair (below min_part) stays with the largest part
+    assert sorted(np.bincount(got.labels).tolist()) == [15, 20, 27]
+    assert got.params["split"][0][0] == 62 and got.params["split"][0][1] > 0.6
+    again = split_communities(g, lumped, modularity=0.4, min_community=50, seed=3)
+    assert np.array_equal(got.labels, again.labels)
+    # off, or a community too small to look at: unchanged
+    assert not split_communities(g, lumped, modularity=1.0).labels.any()
+    assert not split_communities(g, lumped, min_community=100).labels.any()
+
+
+@pytest.mark.parametrize("method", [pytest.param("leiden", marks=needs_leiden), "louvain"])
+def test_split_communities_keeps_one_group_whole(method, monkeypatch):
+    from lockstep.graph.clustering import Communities, split_communities
+
+    if method == "louvain":
+        monkeypatch.setattr(clustering, "leiden_available", lambda: False)
+    g = _cliques([60])
+    one = Communities(np.zeros(g.n_nodes, dtype=np.int64), method)
+    got = split_communities(g, one, modularity=0.4, min_community=50)
+    assert not got.labels.any() and got.params["split"] == []

@@ -21,7 +21,7 @@ import numpy as np
 from lockstep._arrays import unique
 from lockstep.graph.fusion import FusedGraph
 
-__all__ = ["Communities", "find_communities", "leiden_available", "METHODS"]
+__all__ = ["Communities", "find_communities", "split_communities", "leiden_available", "METHODS"]
 
 #: Accepted ``method`` values of :func:`find_communities`.
 METHODS = ("auto", "leiden", "louvain", "components")
@@ -206,3 +206,89 @@ def find_communities(graph: FusedGraph, *, method: str = "auto", seed: int = 0,
     else:
         raw, quality = _louvain(graph, seed=seed, resolution=resolution)
     return Communities(_canonical(raw), method, quality, params)
+
+
+def _sub_partition(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int,
+                   method: str) -> tuple[np.ndarray, float]:
+    """Communities of a graph given as an edge list on nodes 0..n-1, and their modularity."""
+    if method == "leiden":
+        import graspologic_native as gn
+
+        rows, cols = np.concatenate([u, v]), np.concatenate([v, u])
+        order = np.lexsort((cols, rows))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        quality, mapping = gn.leiden_csr(indptr, cols[order].astype(np.int32),
+                                         np.concatenate([w, w])[order].astype(np.float64), n,
+                                         resolution=1.0, randomness=0.001, iterations=2,
+                                         use_modularity=True, seed=seed, trials=1)
+        raw = np.arange(n, dtype=np.int64) + n
+        for node, c in mapping.items():
+            raw[node] = c
+        return raw, float(quality)
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_weighted_edges_from(zip(u.tolist(), v.tolist(), w.tolist()))
+    parts = nx.community.louvain_communities(g, weight="weight", seed=seed)
+    raw = np.zeros(n, dtype=np.int64)
+    for i, part in enumerate(parts):
+        raw[list(part)] = i
+    return raw, float(nx.community.modularity(g, parts, weight="weight"))
+
+
+def split_communities(graph: FusedGraph, communities: Communities, *, modularity: float = 0.4,
+                      min_community: int = 50, min_part: int = 3, seed: int = 0
+                      ) -> Communities:
+    """Split communities that are several groups joined by a few ties.
+
+    Modularity at resolution 1 cannot see groups that are small against the whole graph
+    (its resolution limit: Fortunato & Barthelemy 2007): a careful operation of a few dozen
+    accounts with a few ties to an authentic community ends up inside it. Each community of
+    at least ``min_community`` accounts is partitioned again on its own edges; when that
+    partition's modularity reaches ``modularity``, it is kept. On the simulated worlds where
+    it was logged (small 7, medium 4242, large 4242) communities that are one group scored
+    0.01-0.30, and the ones made of separate groups 0.60-0.82 (on the demo world three
+    careful operations, an authentic community and ordinary users formed one community at
+    0.60). The default 0.4 sits above the first and below 0.5, the most that two groups can
+    reach, so that an operation lumped with one other group of its size is split too. Parts
+    smaller than ``min_part`` stay with the largest part. ``modularity >= 1`` turns this off.
+
+    Returns a new :class:`Communities` (canonical labels) whose ``params`` record what was
+    split.
+
+    References
+    ----------
+    .. [1] Fortunato, S. & Barthelemy, M. (2007). Resolution limit in community detection.
+       *PNAS* 104(1), 36-41. doi:10.1073/pnas.0605965104
+    """
+    params = {**communities.params, "split_modularity": modularity,
+              "split_min_community": min_community}
+    labels = communities.labels.copy()
+    if modularity >= 1 or graph.n_edges == 0 or communities.method == "components":
+        return Communities(labels, communities.method, communities.quality, params)
+    method = "leiden" if leiden_available() else "louvain"
+    u = graph.edges["u"].to_numpy()
+    v = graph.edges["v"].to_numpy()
+    w = graph.edges["weight"].to_numpy()
+    sizes = np.bincount(labels)
+    nxt = len(sizes)
+    split: list[list[int]] = []
+    for c in np.flatnonzero(sizes >= min_community):
+        nodes = np.flatnonzero(labels == c)
+        inside = (labels[u] == c) & (labels[v] == c)
+        local = np.full(graph.n_nodes, -1, dtype=np.int64)
+        local[nodes] = np.arange(len(nodes))
+        raw, quality = _sub_partition(len(nodes), local[u[inside]], local[v[inside]], w[inside],
+                                      seed=seed, method=method)
+        part = _canonical(raw)  # 0 is the largest part
+        psizes = np.bincount(part)
+        if quality < modularity or np.count_nonzero(psizes >= min_part) < 2:
+            continue
+        for p in np.flatnonzero(psizes >= min_part)[1:]:
+            labels[nodes[part == p]] = nxt
+            nxt += 1
+        split.append([int(len(nodes)), round(quality, 3)])
+    params["split"] = split  # [size, modularity of the parts] of each community split
+    return Communities(_canonical(labels), communities.method, communities.quality, params)

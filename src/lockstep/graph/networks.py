@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lockstep.graph.clustering import Communities, find_communities
+from lockstep.graph.clustering import Communities, find_communities, split_communities
 from lockstep.graph.fusion import FusedGraph, fuse
 
 if TYPE_CHECKING:
@@ -330,7 +330,7 @@ def build_networks(graph: FusedGraph, communities: Communities, *, min_size: int
 def detect_networks(edge_tables: list[pa.Table], *, accounts: pa.Table | None = None,
                     weights: dict[str, float] | None = None, saturation: float = 50.0,
                     method: str = "auto", seed: int = 0, resolution: float = 1.0,
-                    min_size: int = 3, prune: float = 0.1,
+                    split_modularity: float = 0.4, min_size: int = 3, prune: float = 0.1,
                     score_weights: dict[str, float] | None = None,
                     params: dict[str, Any] | None = None) -> Run:
     """Fuse signal edges, find communities and rank the networks, in one call.
@@ -345,6 +345,9 @@ def detect_networks(edge_tables: list[pa.Table], *, accounts: pa.Table | None = 
         Passed to :func:`~lockstep.graph.fusion.fuse`.
     method, seed, resolution
         Passed to :func:`~lockstep.graph.clustering.find_communities`.
+    split_modularity : float, default 0.4
+        Communities of 50 accounts or more whose own partition reaches this modularity are
+        split (:func:`~lockstep.graph.clustering.split_communities`); 1 turns it off.
     min_size, prune, score_weights
         Passed to :func:`build_networks`.
     params : dict, optional
@@ -364,7 +367,9 @@ def detect_networks(edge_tables: list[pa.Table], *, accounts: pa.Table | None = 
     from lockstep import __version__
 
     graph = fuse(edge_tables, weights=weights, saturation=saturation)
-    comms = find_communities(graph, method=method, seed=seed, resolution=resolution)
+    comms = split_communities(
+        graph, find_communities(graph, method=method, seed=seed, resolution=resolution),
+        modularity=split_modularity, min_part=min_size, seed=seed)
     run = build_networks(graph, comms, min_size=min_size, prune=prune, accounts=accounts,
                          score_weights=score_weights)
     run.params = {"lockstep_version": __version__,
