@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from lockstep._arrays import unique
 from lockstep.graph.fusion import FusedGraph
@@ -208,34 +209,16 @@ def find_communities(graph: FusedGraph, *, method: str = "auto", seed: int = 0,
     return Communities(_canonical(raw), method, quality, params)
 
 
-def _sub_partition(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int,
-                   method: str) -> tuple[np.ndarray, float]:
-    """Communities of a graph given as an edge list on nodes 0..n-1, and their modularity."""
-    if method == "leiden":
-        import graspologic_native as gn
-
-        rows, cols = np.concatenate([u, v]), np.concatenate([v, u])
-        order = np.lexsort((cols, rows))
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        quality, mapping = gn.leiden_csr(indptr, cols[order].astype(np.int32),
-                                         np.concatenate([w, w])[order].astype(np.float64), n,
-                                         resolution=1.0, randomness=0.001, iterations=2,
-                                         use_modularity=True, seed=seed, trials=1)
-        raw = np.arange(n, dtype=np.int64) + n
-        for node, c in mapping.items():
-            raw[node] = c
-        return raw, float(quality)
-    import networkx as nx
-
-    g = nx.Graph()
-    g.add_nodes_from(range(n))
-    g.add_weighted_edges_from(zip(u.tolist(), v.tolist(), w.tolist()))
-    parts = nx.community.louvain_communities(g, weight="weight", seed=seed)
-    raw = np.zeros(n, dtype=np.int64)
-    for i, part in enumerate(parts):
-        raw[list(part)] = i
-    return raw, float(nx.community.modularity(g, parts, weight="weight"))
+def _induced(graph: FusedGraph, nodes: np.ndarray, u: np.ndarray, v: np.ndarray,
+             w: np.ndarray) -> FusedGraph:
+    """The pair edges among ``nodes`` (ascending ids), renumbered 0..len-1 in that order, as
+    a graph to partition (no per-signal edges: :func:`find_communities` reads none)."""
+    local = np.full(graph.n_nodes, -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    lu, lv = local[u], local[v]
+    inside = (lu >= 0) & (lv >= 0)
+    return FusedGraph(graph.nodes.take(pa.array(nodes)), graph.signal_edges.slice(0, 0),
+                      pa.table({"u": lu[inside], "v": lv[inside], "weight": w[inside]}))
 
 
 def split_communities(graph: FusedGraph, communities: Communities, *, modularity: float = 0.4,
@@ -268,7 +251,6 @@ def split_communities(graph: FusedGraph, communities: Communities, *, modularity
     labels = communities.labels.copy()
     if modularity >= 1 or graph.n_edges == 0 or communities.method == "components":
         return Communities(labels, communities.method, communities.quality, params)
-    method = "leiden" if leiden_available() else "louvain"
     u = graph.edges["u"].to_numpy()
     v = graph.edges["v"].to_numpy()
     w = graph.edges["weight"].to_numpy()
@@ -277,13 +259,10 @@ def split_communities(graph: FusedGraph, communities: Communities, *, modularity
     split: list[list[int]] = []
     for c in np.flatnonzero(sizes >= min_community):
         nodes = np.flatnonzero(labels == c)
-        inside = (labels[u] == c) & (labels[v] == c)
-        local = np.full(graph.n_nodes, -1, dtype=np.int64)
-        local[nodes] = np.arange(len(nodes))
-        raw, quality = _sub_partition(len(nodes), local[u[inside]], local[v[inside]], w[inside],
-                                      seed=seed, method=method)
-        part = _canonical(raw)  # 0 is the largest part
-        psizes = np.bincount(part)
+        sub = find_communities(_induced(graph, nodes, u, v, w), method=communities.method,
+                               seed=seed)
+        part, quality = sub.labels, sub.quality or 0.0  # part 0 is the largest
+        psizes = sub.sizes()
         if quality < modularity or np.count_nonzero(psizes >= min_part) < 2:
             continue
         for p in np.flatnonzero(psizes >= min_part)[1:]:
