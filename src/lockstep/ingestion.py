@@ -376,9 +376,9 @@ def _optimistic_copy(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, 
     hashed = _repeats(con, staged, TABLE_KEYS[table])
     if hashed:
         columns = ", ".join(f'"{c}"' for c, _ in TABLE_COLUMNS[table] if c != "ingest_id")
-        same = con.execute(f"SELECT count(DISTINCT ({keys})) = count(DISTINCT ({columns}, "
-                           "platform)) FROM _repeats").fetchall()[0][0]
-        if not same:
+        whole = con.execute(f"SELECT count(DISTINCT ({keys})) = count(DISTINCT ({columns}, "
+                            "platform)) FROM _repeats").fetchall()[0][0]
+        if not whole:  # a key repeated with other values: which row is first decides
             out.unlink()
             return None
         kept = keep(f"SELECT * FROM {staged} WHERE {hashed} NOT IN (SELECT h FROM _repeat_hashes) "

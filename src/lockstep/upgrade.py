@@ -65,7 +65,7 @@ def upgrade_workspace(path: str | Path) -> UpgradeReport:
             f"(it reads version {SCHEMA_VERSION} and upgrades version 1)")
     ws = Workspace(p, manifest)
     with ws.lock():
-        _remove_unlisted(ws)
+        ws._remove_unlisted()  # what a killed upgrade left
         stage = p / ".staging" / f"upgrade-{uuid.uuid4().hex}"
         stage.mkdir(parents=True)
         try:
@@ -98,18 +98,6 @@ def upgrade_workspace(path: str | Path) -> UpgradeReport:
         shutil.rmtree(p / "hosts", ignore_errors=True)
     ws = Workspace.open(p, create=False)  # removes the emptied platform= directories
     return UpgradeReport(str(p), version, SCHEMA_VERSION, _counts(ws))
-
-
-def _remove_unlisted(ws: Workspace) -> None:
-    """What a killed writer (or upgrade) left: files the manifest does not list."""
-    listed = {f for files in ws.manifest["files"].values() for f in files}
-    for table in (*_V1_TABLES, "hosts", "url_map"):
-        tdir = ws.path / table
-        if tdir.exists():
-            for f in tdir.rglob("*.parquet"):
-                if f.relative_to(ws.path).as_posix() not in listed:
-                    f.unlink()
-    shutil.rmtree(ws.path / ".staging", ignore_errors=True)
 
 
 def _rewrite(ws: Workspace, stage: Path) -> dict[str, list[str]]:

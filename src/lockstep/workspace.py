@@ -148,20 +148,26 @@ class Workspace:
                 stack.enter_context(self.lock())
             except WorkspaceError:
                 return
-            listed = {f for files in self.manifest["files"].values() for f in files}
-            for table in TABLE_COLUMNS:
-                tdir = self.path / table
-                if not tdir.exists():
-                    continue
-                for f in tdir.rglob("*.parquet"):
-                    if f.relative_to(self.path).as_posix() not in listed:
-                        f.unlink()
-                for d in tdir.iterdir():  # an ingest's directory left empty
-                    if d.is_dir() and not any(d.iterdir()):
-                        d.rmdir()
-            shutil.rmtree(self.path / ".staging", ignore_errors=True)
-            for tmp in self.path.glob(f".{MANIFEST}.*.tmp"):
-                tmp.unlink()
+            self._remove_unlisted()
+
+    def _remove_unlisted(self) -> None:
+        """Delete the Parquet files the manifest does not list (of every table it knows or
+        lists, such as an older schema's), emptied ingest directories and ``.staging``; the
+        caller holds the writer lock."""
+        listed = {f for files in self.manifest["files"].values() for f in files}
+        for table in {*TABLE_COLUMNS, *self.manifest["files"]}:
+            tdir = self.path / table
+            if not tdir.exists():
+                continue
+            for f in tdir.rglob("*.parquet"):
+                if f.relative_to(self.path).as_posix() not in listed:
+                    f.unlink()
+            for d in tdir.iterdir():  # an ingest's directory left empty
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
+        shutil.rmtree(self.path / ".staging", ignore_errors=True)
+        for tmp in self.path.glob(f".{MANIFEST}.*.tmp"):
+            tmp.unlink()
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
