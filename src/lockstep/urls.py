@@ -82,10 +82,6 @@ CREATE OR REPLACE MACRO lockstep_norm_url_full(u) AS
     list_transform([lockstep_url_parts(u)], lambda p: lockstep_norm_parts(p, u))[1];
 CREATE OR REPLACE MACRO lockstep_norm_url(u) AS
     coalesce(lockstep_norm_simple(u), lockstep_norm_url_full(u));
-CREATE OR REPLACE MACRO lockstep_norm_url_host(u) AS
-    list_transform([lockstep_url_parts(u)], lambda p:
-        CASE WHEN coalesce(p.scheme, '') = '' THEN NULL
-             ELSE regexp_replace(lockstep_norm_host(p.scheme, p.host), ':[0-9]+$', '') END)[1];
 CREATE OR REPLACE MACRO lockstep_url_host(n) AS
     CASE WHEN regexp_matches(n, '^[a-z][a-z0-9+.-]*://')
          THEN regexp_replace(regexp_extract(n, '^[a-z][a-z0-9+.-]*://([^/?#]*)', 1), ':[0-9]+$', '')
