@@ -26,6 +26,7 @@ from lockstep.corroboration import corroborate as corroborate_groups
 from lockstep.exceptions import UsageError
 from lockstep.graph import Run, account_metadata, detect_networks, save_run
 from lockstep.graph.amplified import attach_amplified
+from lockstep.persons import MIN_AGE_DAYS, Persons, resolve_persons
 from lockstep.significance import DEFAULT_ALPHA, fdr_filter
 from lockstep.workspace import Workspace
 
@@ -72,7 +73,7 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
            window: float | None = DEFAULT_WINDOW, min_weight: int = DEFAULT_MIN_WEIGHT,
            alpha: float = DEFAULT_ALPHA, seed: int = 0, min_size: int = 3,
            resolution: float = 1.0, split_modularity: float = 0.4, corroborate: bool = True,
-           amplified: bool = True,
+           amplified: bool = True, resolve: bool = True,
            save: bool = True, assess: bool = True,
            progress: Callable[[str, int, int], None] | None = None) -> Run:
     """Find coordinated networks in ``ws``.
@@ -102,6 +103,10 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     amplified : bool, default True
         Add to each network the pages it amplifies: those whose re-shares and replies come
         mostly from its members, far beyond chance (:mod:`lockstep.graph.amplified`).
+    resolve : bool, default True
+        Resolve persons first (:func:`lockstep.persons.resolve_persons`): a person's own
+        accounts on several platforms count as one node, their ties to each other are not
+        evidence, and every member row carries its ``person_id``.
     save : bool
         Store the run in the workspace (``runs/``) and make it the latest.
     assess : bool
@@ -121,6 +126,12 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         raise UsageError("no signals chosen; pass --signals co-repost,co-link,...")
     total = len(signals) + 2
     timings: dict[str, float] = {}
+    if progress:
+        progress("persons", 0, total)
+    t = time.perf_counter()
+    # persons before coordination: a person's own accounts on several platforms are one node
+    persons = resolve_persons(ws) if resolve else Persons()
+    timings["persons"] = round(time.perf_counter() - t, 3)
     edges = []
     family: list[str] = []  # the detector class of each edge table: its own null model
     untested: dict[str, int] = {}  # pairs at risk tested but not output, per family
@@ -147,7 +158,7 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         if tested is not None:
             untested[fam] = untested.get(fam, 0) + max(0, int(tested) - det.edges_.num_rows)
         timings[name] = round(time.perf_counter() - t, 3)
-        edges.append(det.edges_)
+        edges.append(persons.collapse_edges(det.edges_))
         detectors[name] = {"params": det.get_params(),
                            "stats": {k: v for k, v in det.stats_.items() if k != "popular"},
                            "pairs": det.edges_.num_rows}
@@ -196,6 +207,16 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         t = time.perf_counter()
         attach_amplified(ws, run, alpha=alpha, accounts=accounts)
         timings["amplified"] = round(time.perf_counter() - t, 3)
+    run.members = persons.expand(run.members, accounts)
+    run.refresh_sizes()
+    joined = set(persons.mapping()) & _member_keys(run)
+    run.params["persons"] = {
+        "rule": "different platforms; a device used by them alone; names alike; both at "
+                f"least {MIN_AGE_DAYS} days old (lockstep.persons)",
+        "persons": len(persons), "accounts": persons.table.num_rows,
+        "rejected_groups": persons.rejected,
+        "reasons": {f"{p}:{a}": r for (p, a), r in persons.reasons().items()
+                    if (p, a) in joined}}
     run.params["timings"] = timings
     if save:
         if progress:
@@ -215,3 +236,7 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     if progress:
         progress("done", total, total)
     return run
+
+
+def _member_keys(run: Run) -> set[tuple[str, str]]:
+    return set(zip(run.members["platform"].to_pylist(), run.members["account_id"].to_pylist()))

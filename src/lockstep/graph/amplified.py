@@ -148,9 +148,5 @@ def attach_amplified(ws: Workspace, run: Run, *, alpha: float = 0.01,
     order = pc.sort_indices(keyed, sort_keys=[("_rank", "ascending"), ("platform", "ascending"),
                                               ("account_id", "ascending")])
     run.members = both.take(order)
-    counts = dict(zip(*run.members.group_by("network_id").aggregate(
-        [("network_id", "count")]).to_pydict().values()))
-    sizes = pa.array([counts[x] for x in run.networks["network_id"].to_pylist()], pa.int64())
-    run.networks = run.networks.set_column(run.networks.schema.get_field_index("size"), "size",
-                                           sizes)
+    run.refresh_sizes()
     return run

@@ -99,6 +99,16 @@ class Run:
         """Number of networks."""
         return int(self.networks.num_rows)
 
+    def refresh_sizes(self) -> None:
+        """Set each network's ``size`` to its number of member rows (after members were
+        added: amplified pages, a person's other accounts)."""
+        counts = dict(zip(*self.members.group_by("network_id").aggregate(
+            [("network_id", "count")]).to_pydict().values()))
+        sizes = pa.array([counts.get(x, 0) for x in self.networks["network_id"].to_pylist()],
+                         pa.int64())
+        self.networks = self.networks.set_column(
+            self.networks.schema.get_field_index("size"), "size", sizes)
+
 
 def account_metadata(ws: Workspace) -> pa.Table:
     """``platform, account_id, kind, handle, created_at`` of every account in ``ws``."""
