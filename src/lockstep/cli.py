@@ -303,13 +303,22 @@ def detect(
     print_networks(run, top)
 
 
-def print_networks(run, top: int) -> None:  # type: ignore[no-untyped-def]
-    """The ranked network table."""
+def print_networks(run, top: int, show_all: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """The ranked network table: with an assessment, the triage list (listed networks in
+    triage order; the others only with ``show_all``)."""
     t = Table(title=f"networks, most serious first (run {run.run_id})")
     wide = out.width >= 110  # the activity dates only where they fit
     verdicts = {}
+    rows = run.networks.to_pylist()
+    held = 0
     if getattr(run, "assessment", None) is not None:
         verdicts = {r["network_id"]: r for r in run.assessment.inventory.to_pylist()}
+        if all(v.get("triage_rank") is not None for v in verdicts.values()):
+            rows.sort(key=lambda r: verdicts[r["network_id"]]["triage_rank"])
+            if not show_all:
+                listed = [r for r in rows if verdicts[r["network_id"]]["listed"]]
+                held = len(rows) - len(listed)
+                rows = listed
     narrow = bool(verdicts) and not wide  # a verdict column: platforms only where they fit
     cols = (["network", "score", "size"] + (["verdict"] if verdicts else [])
             + ([] if narrow else ["platforms"]) + ["signals"]
@@ -318,7 +327,7 @@ def print_networks(run, top: int) -> None:  # type: ignore[no-untyped-def]
         t.add_column(c, justify="right" if c in {"score", "size", "density"} else "left",
                      no_wrap=c != "signals", overflow="fold" if c == "signals" else "ellipsis",
                      min_width=18 if c == "signals" else None)
-    for row in run.networks.slice(0, top).to_pylist():
+    for row in rows[:top]:
         sig = " ".join(f"{s}:{sh:.0%}" for s, sh in zip(row["signals"], row["signal_share"]) if sh >= 0.05)
         v = verdicts.get(row["network_id"])
         cells = [row["network_id"], f"{row['score']:.1f}", str(row["size"])]
@@ -333,6 +342,9 @@ def print_networks(run, top: int) -> None:  # type: ignore[no-untyped-def]
             cells += [str(row["first_seen"])[:10], str(row["last_seen"])[:10]]
         t.add_row(*cells)
     out.print(t)
+    if held:
+        out.print(f"{held} network(s) held back: coordinated, but judged authentic or with at "
+                  "most one kind of deception, below what a decision needs; --all lists them")
 
 
 def _run(run_id: Optional[str]):  # type: ignore[no-untyped-def]
@@ -393,10 +405,14 @@ def assess(
 def networks(
     run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
     top: Annotated[int, typer.Option(help="How many networks to list.")] = 50,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list the networks held back "
+                                           "(authentic, or at most one kind of deception).")] = False,
 ) -> None:
-    """List the networks of the latest (or a given) detection run."""
+    """List the networks of the latest (or a given) detection run, as a triage list: those
+    whose evidence supports a decision (cib, spam, or two kinds of deception), most serious
+    first; `--all` adds the others and says how many were held back."""
     _, run = _run(run_id)
-    print_networks(run, top)
+    print_networks(run, top, show_all)
 
 
 @app.command()
@@ -418,13 +434,36 @@ def network(
     out.print(f"[bold]{network_id}[/bold]  score {n['score']:.1f}  size {n['size']}  "
               f"platforms {', '.join(n['platforms'])}  {str(n['first_seen'])[:16]} .. {str(n['last_seen'])[:16]}")
     members = run.members.filter(pc.equal(run.members["network_id"], network_id)).to_pylist()
-    t = Table(title="members (strongest ties first)")
-    for c in ("platform", "account", "kind", "handle", "created", "degree", "strength"):
+    role = {}
+    if run.assessment is not None:
+        role = {(r["platform"], r["account_id"]): r["role"]
+                for r in run.assessment.accounts.to_pylist() if r["network_id"] == network_id}
+    person = {(m["platform"], m["account_id"]): m.get("person_id") or "" for m in members}
+    sizes: dict[str, int] = {}
+    for pid in person.values():
+        sizes[pid] = sizes.get(pid, 0) + 1
+    t = Table(title="members (strongest ties first; a person's accounts together)")
+    for c in ("platform", "account", "kind", "handle", "created", "degree", "strength", "role",
+              "person"):
         t.add_column(c)
-    for m in sorted(members, key=lambda m: -m["strength"])[:40]:
+    strongest = {}
+    for m in members:
+        pid = person[(m["platform"], m["account_id"])]
+        strongest[pid] = max(strongest.get(pid, 0.0), m["strength"] or 0.0)
+    members.sort(key=lambda m: (-strongest[person[(m["platform"], m["account_id"])]],
+                                person[(m["platform"], m["account_id"])], -(m["strength"] or 0)))
+    for m in members[:40]:
+        pid = person[(m["platform"], m["account_id"])]
         t.add_row(m["platform"], m["account_id"], m["kind"] or "", m.get("handle") or "",
-                  str(m.get("created_at") or "")[:10], str(m["degree"]), f"{m['strength']:.2f}")
+                  str(m.get("created_at") or "")[:10], str(m["degree"]), f"{m['strength']:.2f}",
+                  role.get((m["platform"], m["account_id"]), ""),
+                  pid if sizes.get(pid, 0) > 1 else "")
     out.print(t)
+    why = (run.params.get("persons") or {}).get("reasons") or {}
+    for key, reason in sorted(why.items()):
+        p, _, a = key.partition(":")
+        if (p, a) in person:
+            out.print(f"  [dim]one person: {reason}[/dim]", highlight=False)
     edges = run.edges.filter(pc.equal(run.edges["network_id"], network_id))
     t = Table(title="evidence by signal")
     for c in ("signal", "pairs", "co-actions", "objects", "median Δt (s)"):
@@ -461,9 +500,18 @@ def print_assessment(a, network_id: str, links: int = 8) -> None:  # type: ignor
     out.print(f"[bold {colour}]verdict: {inv['verdict']}[/bold {colour}] ({inv['confidence']} confidence)")
     for r in inv["reasons"][1:]:
         out.print(f"  - {r}", highlight=False)
+    if inv.get("would_change"):
+        out.print(f"  [italic]would change: {inv['would_change']}[/italic]", highlight=False)
+    if inv.get("triage_rank") is not None:
+        out.print(f"  triage: {'listed' if inv['listed'] else 'held back'}, rank "
+                  f"{inv['triage_rank']}; core {inv['core_size']}, periphery "
+                  f"{inv['periphery_size']} (one tie each: never labelled with the verdict)",
+                  highlight=False)
     for r in inv["limitations"]:
         out.print(f"  [dim]cannot establish: {r}[/dim]", highlight=False)
-    out.print(f"[bold]assets[/bold]: {inv['counts_text']}; {inv['followers_total']:,} followers; "
+    followers = ("followers unknown" if inv["followers_total"] is None
+                 else f"{inv['followers_total']:,} followers")
+    out.print(f"[bold]assets[/bold]: {inv['counts_text']}; {followers}; "
               f"active {str(inv['first_activity'])[:10]} .. {str(inv['last_activity'])[:10]}")
     fmt = lambda xs: ", ".join(f"{x['country']} {x['share']:.0%}" for x in xs[:4]) or "unknown"  # noqa: E731
     out.print(f"[bold]origin[/bold]: {fmt(inv['origin_countries'])} "
@@ -474,11 +522,16 @@ def print_assessment(a, network_id: str, links: int = 8) -> None:  # type: ignor
         out.print(f"[bold]attribution[/bold]: {line}")
     ops = a.operators.filter(pc.equal(a.operators["network_id"], network_id)).to_pylist()
     if ops:
-        t = Table(title="operators (person accounts that run its assets)")
-        for c in ("operator", "confidence", "evidence", "assets", "employer"):
+        exported = {(r["platform"], r["account_id"]) for r in a.accounts.to_pylist()
+                    if r["network_id"] == network_id and r["role"] == "operator"}
+        t = Table(title="operators and candidates (person accounts linked to its assets; "
+                        "exported as operator only at high confidence with 2+ assets)")
+        for c in ("account", "status", "confidence", "evidence", "assets", "employer"):
             t.add_column(c, overflow="fold")
         for o in ops[:15]:
-            t.add_row(f"{o['platform']}:{o['account_id']}", o["confidence"],
+            key = (o["platform"], o["account_id"])
+            t.add_row(f"{o['platform']}:{o['account_id']}",
+                      "operator" if key in exported else "candidate", o["confidence"],
                       ", ".join(o["evidence_kinds"] or []), str(o["n_assets"]), o["employer"] or "")
         out.print(t)
         lk = a.links.filter(pc.equal(a.links["network_id"], network_id)).to_pylist()
@@ -558,22 +611,30 @@ def export(
                                      "csv or json).")] = "csv",
     out_path: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("networks.csv"),
     run_id: Annotated[Optional[str], typer.Option("--run", help="Run id (default: the latest).")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Also export the networks held back "
+                                           "by triage (authentic, or at most one kind of "
+                                           "deception).")] = False,
 ) -> None:
-    """Export the networks of a run: CSV (one row per account, with verdict, role and
-    confidence), JSON, GEXF (Gephi) or GraphML; or the per-network summary (verdict, origin
-    and target countries, operators, asset counts) as CSV or JSON."""
+    """Export the listed networks of a run (the triage list; `--all` for every network): CSV
+    (one row per account, with verdict, role (asset, periphery or operator) and confidence),
+    JSON, GEXF (Gephi) or GraphML; or the per-network summary (verdict, origin and target
+    countries, operators, asset counts) as CSV or JSON."""
+    from lockstep.attribution.assess import listed_run
     from lockstep.exceptions import UsageError
     from lockstep.graph import export_networks, export_summary
 
     if what not in ("networks", "summary"):
         raise UsageError(f"cannot export {what!r}; try: lockstep export networks --format gexf "
                          "or lockstep export summary")
-    _, run = _run(run_id)
+    _, whole = _run(run_id)
+    run = whole if show_all else listed_run(whole)
     if what == "summary":
         path = export_summary(run, fmt, out_path)
     else:
         path = export_networks(run, fmt, out_path)
-    out.print(f"run {run.run_id}: {run.n_networks} networks written to {path}")
+    held = whole.n_networks - run.n_networks
+    out.print(f"run {run.run_id}: {run.n_networks} networks written to {path}"
+              + (f" ({held} held back by triage; --all exports them)" if held else ""))
 
 
 @app.command()

@@ -70,10 +70,38 @@ def test_operators_and_location_count_as_deception() -> None:
                     "telemetry": [True], "origin_country": ["IN"],
                     "presented_country": ["PK"], "limitations": [None]})
     v = _decide(_traits(), operators=ops, links=links, location=loc)
-    assert v["verdict"] == "cib" and v["confidence"] == "high"
+    # three kinds of deception against two kinds of evidence against (old accounts, own
+    # devices): cib, but the margin is one, so medium
+    assert v["verdict"] == "cib" and v["confidence"] == "medium"
+    assert "not cib if 1 of its kinds of deception" in v["would_change"]
     assert set(v["deception"]) == {"hidden_operators", "common_admins", "location_mismatch"}
     assert any("Acme PR" in r for r in v["reasons"])
     assert any("runs from IN" in r for r in v["reasons"])
+
+
+def test_evidence_against_can_win() -> None:
+    # shared devices and reused bios, as twins and generic bios give ordinary people, in a
+    # network of old accounts run from where they say: not cib
+    v = _decide(_traits(device_share_share=0.6, bio_reuse_share=0.4),
+                location=pa.table({"network_id": ["N1"], "location_mismatch": [False],
+                                   "mismatch_reason": [None], "telemetry": [True],
+                                   "origin_country": ["DE"], "presented_country": ["DE"],
+                                   "limitations": [None]}))
+    assert set(v["deception"]) == {"shared_devices", "persona_reuse"}
+    assert set(v["against"]) == {"established_accounts", "consistent_location"}
+    assert v["verdict"] == "undetermined" and "cib with 1 more" in v["would_change"]
+
+
+def test_spam_with_bios_is_spam() -> None:
+    # link pushing bots with bios and no shared user agent: still spam by behaviour
+    v = _decide(_traits(link_share=0.9, empty_bio_share=0.1, young_share=1.0, burst_share=0.9,
+                        age_median_days=10.0, venues_per_poster=12.0, bio_reuse_share=0.5))
+    assert v["verdict"] == "spam" and set(v["spam_signs"]) == {"bulk_creation", "many_groups"}
+    # the same behaviour from a network that runs pages posing as outlets is not a link farm
+    w = _decide(_traits(link_share=0.9, empty_bio_share=0.1, young_share=1.0, burst_share=0.9,
+                        age_median_days=10.0, venues_per_poster=12.0, bio_reuse_share=0.5,
+                        n_pages=3))
+    assert w["verdict"] == "cib"
 
 
 def test_link_pushing_bulk_bots_are_spam_not_cib() -> None:
@@ -81,7 +109,8 @@ def test_link_pushing_bulk_bots_are_spam_not_cib() -> None:
                         age_median_days=20.0, venues_per_poster=25.0, device_share_share=1.0,
                         agents_per_account=0.01, with_sessions=100))
     assert v["verdict"] == "spam" and v["confidence"] == "high"
-    assert set(v["spam_signs"]) == {"bulk_creation", "many_groups", "one_user_agent"}
+    assert set(v["spam_signs"]) == {"bulk_creation", "many_groups", "one_user_agent",
+                                    "no_persona"}
 
 
 def test_public_data_says_what_it_cannot_establish() -> None:

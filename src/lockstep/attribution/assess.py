@@ -13,6 +13,25 @@ Stages: :func:`~.behaviour.network_behaviour` (traits of the accounts), then
 :func:`~.operators.link_operators` (who runs them, from sessions and roles),
 :func:`~.location.locate_networks` (where they run from and where they claim to be), and
 :func:`~.verdict.decide` (the verdict and its reasons). No stage reads what posts say.
+
+Core and periphery. Every stage reads a network's **core**: the persons tied inside it to at
+least :data:`CORE_MIN_TIES` others (a person's accounts count once, see
+:mod:`lockstep.persons`), and the pages it amplifies. A **periphery** member, tied by a
+single link, is listed apart (``role`` ``periphery``) and never takes the network's
+verdict: one tie is what a fan or a neighbour on a shared address also has.
+
+Operators. A person account is exported as an ``operator`` only when it is linked at
+``high`` confidence to at least :data:`OPERATOR_MIN_ASSETS` core assets of a network judged
+``cib`` or ``spam``, counted as persons other than its own (its own account on another
+platform is not an asset it runs). Lower-confidence candidates stay in the operators table,
+with their evidence, for ``lockstep network ID``.
+
+Triage. A network is **listed** (``inventory.listed``) when the evidence supports a decision:
+a verdict of ``cib`` or ``spam``, or ``undetermined`` with two or more kinds of deception (a
+close call for an investigator). Listed networks come first in ``triage_rank``: ``cib``, then
+``spam``, then ``undetermined``, each by the margin of deception over evidence against, then
+by score. The others (authentic, or at most one kind of deception) are held back: coordination
+without deception is not a violation.
 """
 from __future__ import annotations
 
@@ -27,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lockstep.attribution.behaviour import network_behaviour
@@ -40,7 +60,13 @@ if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
 __all__ = ["Assessment", "assess", "save_assessment", "load_assessment", "ACCOUNT_SCHEMA",
-           "INVENTORY_SCHEMA", "PLATFORM_NAMES", "KIND_NAMES"]
+           "INVENTORY_SCHEMA", "PLATFORM_NAMES", "KIND_NAMES", "core_membership",
+           "CORE_MIN_TIES", "OPERATOR_MIN_ASSETS", "listed_run"]
+
+#: A member whose person is tied inside its network to fewer other persons is periphery.
+CORE_MIN_TIES = 2
+#: An exported operator runs at least this many core assets (persons other than its own).
+OPERATOR_MIN_ASSETS = 2
 
 ASSESSMENT_DIR = "assessment"
 _TABLES = ("inventory", "accounts", "verdicts", "behaviour", "operators", "links", "location")
@@ -70,7 +96,9 @@ INVENTORY_SCHEMA = pa.schema([
     ("target_countries", _COUNTRY_SHARES), ("location_mismatch", pa.bool_()),
     ("operators", pa.list_(pa.string())), ("operator_confidence", pa.string()),
     ("attribution", pa.list_(pa.string())), ("reasons", pa.list_(pa.string())),
-    ("limitations", pa.list_(pa.string())),
+    ("limitations", pa.list_(pa.string())), ("core_size", pa.int64()),
+    ("periphery_size", pa.int64()), ("listed", pa.bool_()), ("triage_rank", pa.int64()),
+    ("would_change", pa.string()),
 ])
 
 
@@ -81,8 +109,8 @@ class Assessment:
     Attributes
     ----------
     inventory : pyarrow.Table
-        Per network (:data:`INVENTORY_SCHEMA`): counts by platform and kind, followers,
-        activity span, origin and target countries, operators, attribution, verdict, reasons.
+        Per network (:data:`INVENTORY_SCHEMA`): counts by platform and kind, followers
+        (null when unknown), activity span, origin and target countries, operators, attribution, verdict, reasons.
     accounts : pyarrow.Table
         Per account (:data:`ACCOUNT_SCHEMA`): ``role`` ``asset`` (a member or, for a network
         judged ``cib`` or ``spam``, a page, group or channel its members or operators
@@ -153,7 +181,12 @@ def assess(ws: Workspace, run: Run, *,
     Assessment
     """
     timings: dict[str, float] = {}
-    members = run.members.select(["network_id", "platform", "account_id"])
+    membership = core_membership(run)
+    members = membership.filter(membership["core"]).select(
+        ["network_id", "platform", "account_id"])
+    person_of = {(p, a): pid for p, a, pid in zip(
+        membership["platform"].to_pylist(), membership["account_id"].to_pylist(),
+        membership["person_id"].to_pylist(), strict=True)}
     steps = 4
 
     def step(name: str, i: int) -> float:
@@ -167,11 +200,7 @@ def assess(ws: Workspace, run: Run, *,
     t = step("operators", 1)
     ops = link_operators(ws, members)
     ops.operators = _not_assets_elsewhere(ops.operators, members)
-    kept = set(zip(ops.operators["network_id"].to_pylist(), ops.operators["platform"].to_pylist(),
-                   ops.operators["account_id"].to_pylist()))
-    ops.links = ops.links.filter(pa.array([k in kept for k in zip(
-        ops.links["network_id"].to_pylist(), ops.links["platform"].to_pylist(),
-        ops.links["account_id"].to_pylist())], pa.bool_()))
+    ops.links, ops.operators = _between_persons(ops.links, ops.operators, person_of)
     timings["operators"] = round(time.perf_counter() - t, 3)
     t = step("location", 2)
     location = locate_networks(ws, members, operators=ops.operators.select(
@@ -201,22 +230,34 @@ def assess(ws: Workspace, run: Run, *,
     for m in extra.to_pylist():
         mem_by.setdefault(m["network_id"], []).append(m)
 
+    periphery = {(n, p, a) for n, p, a, c in zip(
+        membership["network_id"].to_pylist(), membership["platform"].to_pylist(),
+        membership["account_id"].to_pylist(), membership["core"].to_pylist(), strict=True)
+        if not c}
+    order = _triage(run, vmap)
     acc: dict[str, list[Any]] = {f.name: [] for f in ACCOUNT_SCHEMA}
     inv: dict[str, list[Any]] = {f.name: [] for f in INVENTORY_SCHEMA}
     for nid in run.networks["network_id"].to_pylist():
         v, b, lc = vmap[nid], bmap.get(nid, {}), lmap.get(nid, {})
         members_n = mem_by.get(nid, [])
         in_net = {(m["platform"], m["account_id"]) for m in members_n}
+        n_periphery = 0
         for m in members_n:
+            core = (nid, m["platform"], m["account_id"]) not in periphery
+            n_periphery += not core
             for k, x in (("network_id", nid), ("platform", m["platform"]),
                          ("account_id", m["account_id"]), ("kind", m["kind"]),
-                         ("role", "asset"), ("verdict", v["verdict"]),
-                         ("confidence", v["confidence"])):
+                         ("role", "asset" if core else "periphery"),
+                         ("verdict", v["verdict"] if core else "undetermined"),
+                         ("confidence", v["confidence"] if core else "low")):
                 acc[k].append(x)
         net_ops = ops_by.get(nid, [])
         for o in net_ops:
             if (o["platform"], o["account_id"]) in in_net:
                 continue  # a member that is also an operator stays listed once, as an asset
+            if not (o["confidence"] == "high" and (o["n_assets"] or 0) >= OPERATOR_MIN_ASSETS
+                    and v["verdict"] in ("cib", "spam")):
+                continue  # a candidate: shown with its evidence, not exported as an operator
             for k, x in (("network_id", nid), ("platform", o["platform"]),
                          ("account_id", o["account_id"]), ("kind", "user"),
                          ("role", "operator"), ("verdict", v["verdict"]),
@@ -236,7 +277,8 @@ def assess(ws: Workspace, run: Run, *,
         row = {
             "network_id": nid, "verdict": v["verdict"], "confidence": v["confidence"],
             "counts": counts, "counts_text": text, "n_assets": len(members_n),
-            "followers_total": int(b.get("followers_total") or 0),
+            "followers_total": (None if b.get("followers_total") is None  # unknown, not 0
+                                else int(b["followers_total"])),
             "first_activity": b.get("first_activity"), "last_activity": b.get("last_activity"),
             "origin_countries": lc.get("origin_countries") or [],
             "origin_confidence": lc.get("origin_confidence"),
@@ -246,6 +288,9 @@ def assess(ws: Workspace, run: Run, *,
                           for o in net_ops],
             "operator_confidence": best, "attribution": attribution,
             "reasons": v["reasons"], "limitations": v["limitations"],
+            "core_size": len(members_n) - n_periphery, "periphery_size": n_periphery,
+            "listed": order[nid][0], "triage_rank": order[nid][1],
+            "would_change": v.get("would_change"),
         }
         for k, x in row.items():
             inv[k].append(x)
@@ -258,6 +303,116 @@ def assess(ws: Workspace, run: Run, *,
         behaviour=behaviour, operators=ops.operators, links=ops.links, location=location,
         telemetry=ops.telemetry, limitations=limitations,
         params={"run_id": run.run_id, "timings": timings})
+
+
+def listed_run(run: Run) -> Run:
+    """``run`` restricted to its listed networks (the triage cut; a copy, tables filtered).
+
+    A run without an assessment, or whose assessment predates triage, is returned whole.
+    """
+    import dataclasses
+
+    a = run.assessment
+    if a is None or "listed" not in a.inventory.column_names:
+        return run
+    ids = pa.array([n for n, ok in zip(a.inventory["network_id"].to_pylist(),
+                                       a.inventory["listed"].to_pylist(), strict=True) if ok],
+                   pa.string())
+
+    def keep(t: pa.Table) -> pa.Table:
+        return t.filter(pc.is_in(t["network_id"], value_set=ids))
+
+    tables = {name: keep(getattr(a, name)) for name in _TABLES if
+              "network_id" in getattr(a, name).column_names}
+    return dataclasses.replace(
+        run, networks=keep(run.networks), members=keep(run.members), edges=keep(run.edges),
+        assessment=dataclasses.replace(a, **tables))
+
+
+def core_membership(run: Run) -> pa.Table:
+    """Each member of ``run`` with its ``person_id`` and whether it is ``core``.
+
+    A member is core when its person is tied inside the network to at least
+    :data:`CORE_MIN_TIES` other persons (its internal ``degree``; a person's other accounts
+    carry none of their own), or when it is a page attached because the network amplifies
+    it (:mod:`lockstep.graph.amplified`). A network in which nobody is core (no person has two
+    ties) keeps every member as core, so it is still assessed.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``network_id, platform, account_id, kind, person_id, core``.
+    """
+    m = run.members
+    nets = m["network_id"].to_pylist()
+    plats = m["platform"].to_pylist()
+    accs = m["account_id"].to_pylist()
+    pids = (m["person_id"].to_pylist() if "person_id" in m.column_names
+            else [None] * m.num_rows)
+    pids = [pid or f"{p}:{a}" for pid, p, a in zip(pids, plats, accs, strict=True)]
+    degree = [int(d or 0) for d in m["degree"].to_pylist()]
+    amplified = {(r["network_id"], r["platform"], r["account_id"])
+                 for r in (run.params.get("amplified") or {}).get("pages", [])}
+    ties: dict[tuple[str, str], int] = {}
+    for n, pid, d in zip(nets, pids, degree, strict=True):
+        ties[(n, pid)] = max(ties.get((n, pid), 0), d)
+    core = [ties[(n, pid)] >= CORE_MIN_TIES or (n, p, a) in amplified
+            for n, pid, p, a in zip(nets, pids, plats, accs, strict=True)]
+    any_core = {n for n, c in zip(nets, core, strict=True) if c}
+    core = [c or n not in any_core for n, c in zip(nets, core, strict=True)]
+    return pa.table({"network_id": nets, "platform": plats, "account_id": accs,
+                     "kind": m["kind"], "person_id": pids, "core": pa.array(core, pa.bool_())})
+
+
+def _between_persons(links: pa.Table, operators: pa.Table,
+                     person_of: dict[tuple[str, str], str]) -> tuple[pa.Table, pa.Table]:
+    """Operator links between persons only: a link from an account to an asset of its own
+    person is dropped, ``n_assets`` counts the distinct persons an operator runs, and an
+    operator left with no link goes."""
+    def person(p: str, a: str) -> str:
+        return person_of.get((p, a), f"{p}:{a}")
+
+    keep_ops = {(n, p, a) for n, p, a in zip(operators["network_id"].to_pylist(),
+                                             operators["platform"].to_pylist(),
+                                             operators["account_id"].to_pylist(), strict=True)}
+    keep = []
+    assets: dict[tuple[str, str, str], set[str]] = {}
+    for n, p, a, ap, aa in zip(links["network_id"].to_pylist(), links["platform"].to_pylist(),
+                               links["account_id"].to_pylist(),
+                               links["asset_platform"].to_pylist(),
+                               links["asset_id"].to_pylist(), strict=True):
+        ok = (n, p, a) in keep_ops and person(p, a) != person(ap, aa)
+        keep.append(ok)
+        if ok:
+            assets.setdefault((n, p, a), set()).add(person(ap, aa))
+    links = links.filter(pa.array(keep, pa.bool_()))
+    rows = operators.to_pylist()
+    kept = []
+    for r in rows:
+        got = assets.get((r["network_id"], r["platform"], r["account_id"]))
+        if got:
+            r["n_assets"] = len(got)
+            kept.append(r)
+    return links, pa.Table.from_pylist(kept, schema=operators.schema)
+
+
+#: Order of verdicts in the triage list.
+_TRIAGE_ORDER = {"cib": 0, "spam": 1, "undetermined": 2, "authentic": 3}
+
+
+def _triage(run: Run, verdicts: dict[str, dict[str, Any]]) -> dict[str, tuple[bool, int]]:
+    """``network_id -> (listed, triage_rank)`` (the rule is the module's)."""
+    score = dict(zip(run.networks["network_id"].to_pylist(),
+                     run.networks["score"].to_pylist(), strict=True))
+    keys = {}
+    for nid, v in verdicts.items():
+        dec, against = len(v["deception"] or []), len(v["against"] or [])
+        listed = v["verdict"] in ("cib", "spam") or (v["verdict"] == "undetermined"
+                                                     and dec >= 2)
+        keys[nid] = (not listed, _TRIAGE_ORDER.get(v["verdict"], 9), -(dec - against),
+                     -(score.get(nid) or 0.0), nid)
+    ranked = sorted(keys, key=keys.__getitem__)
+    return {nid: (not keys[nid][0], i + 1) for i, nid in enumerate(ranked)}
 
 
 def _not_assets_elsewhere(operators: pa.Table, members: pa.Table) -> pa.Table:

@@ -31,14 +31,24 @@ year old), ``own_devices`` (at most 10% share a device, with telemetry), ``disti
 (under 10% bio reuse), ``consistent_location`` (no mismatch and, with telemetry, origin equals
 the presented country).
 
-Spam (checked first): high-volume link pushing with no persona building: at least 60% of
-posts carry a link, at least 70% of accounts have no bio, and bulk behaviour (creation burst
-``>= 0.5``, or posting into at least 5 groups per account, or one user agent for 20+ accounts).
+Spam (checked first), by behaviour, never by what the posts say: link pushing (at least 60%
+of posts carry a link) with at least two signs of bulk operation among ``bulk_creation``
+(creation burst ``>= 0.5``), ``many_groups`` (posting into at least 5 groups per account),
+``one_user_agent`` (one user agent for 20+ accounts), ``round_the_clock`` (active in at least
+20 of the 24 hours of the day, when the behaviour table gives it) and ``no_persona`` (at
+least 70% of the accounts have no bio), and no pages among its core members (pages posing as
+local outlets are what a political operation builds; a link farm has no use for them;
+the behaviour table is computed over core members, see :mod:`.assess`).
 
-Verdict: ``spam`` by the spam rule; else ``cib`` with two or more kinds of deception
-(``high`` confidence with three or more, else ``medium``); else ``authentic`` with no
+Verdict: ``spam`` by the spam rule; else ``cib`` with two or more kinds of deception and
+more kinds of deception than of evidence against (``distinct_personas`` aside: careful
+operations write distinct bios too), ``high`` confidence with three or more kinds and a
+margin of two, else ``medium``; so old accounts, own devices and a consistent location can
+outweigh what ordinary people also produce (a family's tablet, an enrolment day, an expat's
+address); else ``authentic`` with no
 deception and at least two kinds of evidence against (``high`` with three or more); else
-``undetermined`` (``low``). Thresholds were set on simulated seeds 11 and 12 only.
+``undetermined`` (``low``). Each verdict says what would change it (``would_change``).
+Thresholds were set on simulated seeds 11 and 12 only.
 """
 from __future__ import annotations
 
@@ -60,8 +70,17 @@ VERDICT_SCHEMA = pa.schema([
     ("network_id", pa.string()), ("verdict", pa.string()), ("confidence", pa.string()),
     ("deception", pa.list_(pa.string())), ("against", pa.list_(pa.string())),
     ("spam_signs", pa.list_(pa.string())), ("reasons", pa.list_(pa.string())),
-    ("limitations", pa.list_(pa.string())),
+    ("limitations", pa.list_(pa.string())), ("would_change", pa.string()),
 ])
+#: Plain words for each kind of evidence, for ``would_change``.
+_WORDS = {"new_accounts": "young accounts made together", "shared_devices": "shared devices",
+          "persona_reuse": "reused personas", "hidden_operators": "hidden operators",
+          "common_admins": "common admins", "location_mismatch": "a location mismatch",
+          "established_accounts": "established accounts", "own_devices": "own devices",
+          "distinct_personas": "distinct personas",
+          "consistent_location": "a consistent location"}
+#: At least this many spam signs, with link pushing, make a network ``spam``.
+MIN_SPAM_SIGNS = 2
 
 
 def _pct(x: float | None) -> str:
@@ -86,6 +105,37 @@ def _admin_sharing(links: Iterable[dict[str, Any]]) -> tuple[int, int]:
                 (ln["asset_platform"], ln["asset_id"]))
     shared = [len(a) for a in by_op.values() if len(a) >= 2]
     return (max(shared) if shared else 0, len(shared))
+
+
+def _weighed(against: list[str]) -> int:
+    """Kinds of evidence against that weigh on a verdict of cib: distinct bios are what a
+    careful operation writes too, so ``distinct_personas`` only supports ``authentic``."""
+    return sum(1 for k in against if k != "distinct_personas")
+
+
+def _would_change(verdict: str, dec: list[str], against: list[str], spam: list[str]) -> str:
+    """What evidence would move this verdict, in plain words."""
+    def words(kinds: list[str]) -> str:
+        return ", ".join(_WORDS.get(k, k.replace("_", " ")) for k in kinds) or "none"
+
+    if verdict == "spam":
+        return (f"not spam if its bulk signs ({', '.join(s.replace('_', ' ') for s in spam)}) "
+                "were explained, or if it ran pages posing as outlets (then judged as a "
+                "possible operation)")
+    if verdict == "cib":
+        need = len(dec) - _weighed(against)
+        return (f"not cib if {need} of its kinds of deception ({words(dec)}) were explained "
+                "innocently (for example shared devices that each belong to one person) or "
+                f"if {need} more kinds of evidence against were found "
+                "(established accounts, own devices, consistent location, distinct personas)")
+    if verdict == "authentic":
+        return ("cib if two kinds of deception were found (young accounts made together, "
+                "shared devices, reused personas, hidden operators, common admins, a location "
+                f"mismatch) and outnumbered the evidence against ({words(against)})")
+    missing = max(2 - len(dec), _weighed(against) + 1 - len(dec), 1)
+    return (f"cib with {missing} more kind(s) of deception beyond {words(dec)} "
+            f"(against: {words(against)}); authentic with no deception and two kinds of "
+            "evidence against")
 
 
 def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
@@ -184,8 +234,8 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
                                f"{lc['origin_country']} where it presents itself")
             if lc.get("limitations"):
                 limits.append(lc["limitations"])
-        link, nobio = b["link_share"] or 0.0, b["empty_bio_share"] or 0.0
-        if link >= 0.6 and nobio >= 0.7:
+        link, nobio = b["link_share"] or 0.0, b["empty_bio_share"]
+        if link >= 0.6:
             agents = b["agents_per_account"]
             if burst is not None and burst >= 0.5:
                 spam.append("bulk_creation")
@@ -193,26 +243,36 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
                 spam.append("many_groups")
             if agents is not None and ws_ >= 20 and agents * ws_ <= max(1.0, ws_ / 20):
                 spam.append("one_user_agent")
+            if (b.get("active_hours") or 0) >= 20:
+                spam.append("round_the_clock")
+            if nobio is not None and nobio >= 0.7:
+                spam.append("no_persona")
         if not telemetry:
             limits.append(NO_TELEMETRY)
-        if spam and link >= 0.6 and nobio >= 0.7:
-            verdict, conf = "spam", "high" if len(spam) >= 2 else "medium"
+        runs_pages = (b.get("n_pages") or 0) + (b.get("n_channels") or 0) > 0
+        if len(spam) >= MIN_SPAM_SIGNS and not runs_pages:
+            verdict, conf = "spam", "high" if len(spam) >= 3 else "medium"
             reasons.insert(0, f"spam: {_pct(link)} of its posts push links "
                               f"({_pct(b['top_domains_share'])} to its top three domains), "
-                              f"{_pct(nobio)} of its accounts have no bio, "
-                              f"{b['venues_per_poster']:.1f} groups per account; "
+                              f"{b['venues_per_poster'] or 0:.1f} groups per account; "
                               + ", ".join(s.replace('_', ' ') for s in spam))
-        elif len(dec) >= 2:
-            verdict, conf = "cib", "high" if len(dec) >= 3 else "medium"
+        elif len(dec) >= 2 and len(dec) > _weighed(against):
+            verdict, conf = "cib", ("high" if len(dec) >= 3 and len(dec) - _weighed(against) >= 2
+                                    else "medium")
         elif not dec and len(against) >= 2:
             verdict, conf = "authentic", "high" if len(against) >= 3 else "medium"
         else:
             verdict, conf = "undetermined", "low"
             if len(dec) == 1:
                 reasons.append("only one kind of deception found; a verdict of cib needs two")
+            elif len(dec) >= 2:
+                reasons.append(f"{len(dec)} kinds of deception against {_weighed(against)} "
+                               "kinds of evidence against: a verdict of cib needs more of "
+                               "the first")
         reasons.insert(0, f"{n} accounts; verdict {verdict} ({conf})")
         for k, v in (("network_id", nid), ("verdict", verdict), ("confidence", conf),
                      ("deception", dec), ("against", against), ("spam_signs", spam),
-                     ("reasons", reasons), ("limitations", sorted(set(limits)))):
+                     ("reasons", reasons), ("limitations", sorted(set(limits))),
+                     ("would_change", _would_change(verdict, dec, against, spam))):
             out[k].append(v)
     return pa.table(out, schema=VERDICT_SCHEMA)

@@ -1,11 +1,12 @@
 """Export a detection run's networks as CSV, JSON, GEXF (Gephi) or GraphML.
 
 ``csv``
-    One row per account, columns exactly :data:`CSV_COLUMNS`: the members (``role`` ``asset``)
-    and, once the run is assessed (:mod:`lockstep.attribution`), the operators linked to them
-    (``role`` ``operator``), with the network's ``verdict`` and the ``confidence`` of the
-    verdict (assets) or of the operator link (operators). Unassessed runs leave the three
-    columns empty.
+    One row per account, columns exactly :data:`CSV_COLUMNS`: the members (``role`` ``asset``
+    for the core, ``periphery`` for members tied by one link, which never take the network's
+    verdict) and, once the run is assessed (:mod:`lockstep.attribution`), the operators
+    linked to them at high confidence (``role`` ``operator``), with the network's ``verdict``
+    and the ``confidence`` of the verdict (assets) or of the operator link (operators).
+    Unassessed runs leave the three columns empty.
 ``json``
     The run's id and parameters, then each network with its score components, members and a
     summary per signal (edges, event pairs, objects, time span, a few evidence ids).
