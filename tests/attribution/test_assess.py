@@ -166,8 +166,10 @@ def test_exports_fill_verdict_role_confidence(assessed) -> None:  # type: ignore
     path = export_networks(run, "csv", tmp / "out.csv")
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert {r["role"] for r in rows} == {"asset", "operator"}
+    assert {r["role"] for r in rows} == {"asset", "operator", "periphery"}
     assert all(r["verdict"] and r["confidence"] for r in rows)
+    # a member tied by one link never takes its network's verdict
+    assert all(r["verdict"] == "undetermined" for r in rows if r["role"] == "periphery")
     ops = [r for r in rows if r["role"] == "operator"]
     assert all(r["verdict"] in ("cib", "spam", "authentic", "undetermined") for r in ops)
     summary = export_summary(run, "csv", tmp / "summary.csv")

@@ -5,6 +5,7 @@ import csv
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -12,7 +13,10 @@ import pytest
 
 from lockstep.attribution.location import (
     LOCATION_SCHEMA,
-    countries_at_offset,
+    MIN_ZONE_ACCOUNTS,
+    MIN_ZONE_EVENTS,
+    countries_in_zone,
+    describe_zone,
     fit_rhythm,
     locate_networks,
 )
@@ -105,51 +109,104 @@ def _located(ws: Workspace, world: World, tmp_path: Path, members: pa.Table, **k
 
 
 # -- rhythm ------------------------------------------------------------------------------------
-def _week_bins(times: list[datetime]) -> np.ndarray:
-    c = np.zeros(336)
-    for t in times:
-        c[t.weekday() * 48 + t.hour * 2 + t.minute // 30] += 1
-    return c
+def _secs(times: list[datetime]) -> list[float]:
+    return [t.timestamp() for t in times]
+
+
+def _zone_office_times(rng: random.Random, zone: str, start: datetime, days: int, n: int,
+                       weekend=(5, 6)) -> list[datetime]:
+    """Local 09:00-18:00 on workdays by the wall clock of ``zone`` (daylight saving included)."""
+    z = ZoneInfo(zone)
+    out = []
+    while len(out) < n:
+        day = start + timedelta(days=rng.randrange(days))
+        if day.weekday() in weekend:
+            continue
+        local = (day + timedelta(hours=9 + rng.random() * 9)).replace(tzinfo=z)
+        out.append(local.astimezone(timezone.utc))
+    return out
 
 
 def test_fit_rhythm_office_hours_at_utc_plus_5() -> None:
-    fit = fit_rhythm(_week_bins(_office_times(random.Random(1), 5.0, 600))[None])[0]
-    assert fit.offset_h == 5.0
+    fit = fit_rhythm(_secs(_office_times(random.Random(1), 5.0, 600)))[0]
+    assert fit.zone == "Asia/Karachi" and fit.offset_h == 5.0 and fit.offsets_h == (5.0,)
     assert fit.office_hours
     assert fit.weekend == (5, 6)
     assert "PK" in fit.countries
 
 
 def test_fit_rhythm_half_hour_zone_and_weekend() -> None:
-    fit = fit_rhythm(_week_bins(_office_times(random.Random(2), 3.5, 800, weekend=(3, 4)))[None])[0]
+    fit = fit_rhythm(_secs(_office_times(random.Random(2), 3.5, 800, weekend=(3, 4))))[0]
     assert fit.offset_h == 3.5 and fit.office_hours and fit.weekend == (3, 4)
+    assert fit.zone == "Asia/Tehran"
     assert fit.countries[0] == "IR"
 
 
 def test_fit_rhythm_daily_rhythm_is_not_office_hours() -> None:
-    fit = fit_rhythm(_week_bins(_daily_times(random.Random(3), -5.0, 1500))[None])[0]
+    fit = fit_rhythm(_secs(_daily_times(random.Random(3), -5.0, 1500)))[0]
     assert not fit.office_hours
     assert fit.offset_h is not None and abs(fit.offset_h - -5.0) <= 1.0
 
 
-def test_fit_rhythm_needs_events_and_a_stable_pattern() -> None:
-    assert fit_rhythm(np.ones((1, 336)) * 0.05)[0].offset_h is None  # 17 events
-    # bursts at random times, different in the two halves of the period
+def test_fit_rhythm_follows_daylight_saving_across_the_change() -> None:
+    """Office hours by the Berlin wall clock from March to April 2024 (clocks went forward on
+    31 March): UTC+1, then UTC+2. No fixed offset explains both halves; Europe/Berlin does."""
+    times = _zone_office_times(random.Random(4), "Europe/Berlin", datetime(2024, 3, 4), 56, 1000)
+    fit = fit_rhythm(_secs(times))[0]
+    assert fit.zone == "Europe/Berlin"
+    assert set(fit.offsets_h) == {1.0, 2.0}
+    assert 0.3 < (fit.dst_share or 0) < 0.7
+    assert fit.office_hours and fit.weekend == (5, 6)
+    assert "DE" in fit.countries
+    words = describe_zone(fit) or ""
+    assert "UTC+1 and UTC+2" in words and "Central European" in words
+    # the same rhythm in German summer is UTC+2, Central European summer time
+    summer = _zone_office_times(random.Random(5), "Europe/Berlin", datetime(2021, 8, 2), 42, 800)
+    fit = fit_rhythm(_secs(summer))[0]
+    assert fit.offsets_h == (2.0,) and fit.dst_share == 1.0
+    assert describe_zone(fit) == "UTC+2, consistent with Central European summer time (Europe/Berlin)"
+
+
+def test_fit_rhythm_needs_events_accounts_and_a_stable_pattern() -> None:
+    few = _office_times(random.Random(6), 5.0, MIN_ZONE_EVENTS - 1)
+    fit = fit_rhythm(_secs(few))[0]
+    assert fit.zone is None and fit.offset_h is None
+    assert "not enough activity to infer a time zone" in (fit.reason or "")
+    many = _office_times(random.Random(6), 5.0, 600)
+    fit = fit_rhythm(_secs(many), accounts=[MIN_ZONE_ACCOUNTS - 1])[0]
+    assert fit.zone is None and f"from {MIN_ZONE_ACCOUNTS - 1} accounts" in (fit.reason or "")
+    assert fit_rhythm(_secs(many), accounts=[MIN_ZONE_ACCOUNTS])[0].zone == "Asia/Karachi"
+    # bursts at random times, different in the two halves of the period (even and odd weeks)
     rng = np.random.default_rng(0)
-    c = np.zeros((1, 2, 336))
-    for h in range(2):
+    times = []
+    for week in range(2):
         for b in rng.integers(0, 336, 6):
-            c[0, h, b] += 60
-    assert fit_rhythm(c)[0].offset_h is None
+            times += [T0 + timedelta(days=7 * week, minutes=30 * int(b) + k % 30) for k in range(60)]
+    assert fit_rhythm(_secs(times))[0].zone is None
 
 
-def test_countries_at_offset() -> None:
-    assert countries_at_offset(5.5)[0] == "IN"
-    assert "PK" in countries_at_offset(5.0) and "IN" not in countries_at_offset(5.0, tolerance_h=0.25)
+def test_fit_rhythm_groups() -> None:
+    a = _office_times(random.Random(7), 5.0, 400)
+    b = _office_times(random.Random(8), -5.0, 400)
+    fits = fit_rhythm(_secs(a + b), group=[0] * 400 + [1] * 400 + [], n_groups=3,
+                      accounts=[6, 6, 0])
+    assert [f.offset_h for f in fits] == [5.0, -5.0, None]
+
+
+def test_countries_in_zone() -> None:
+    assert countries_in_zone("Asia/Kolkata", [T0])[0] == "IN"
+    assert "PK" in countries_in_zone("Asia/Karachi", [T0])
+    assert "IN" not in countries_in_zone("Asia/Karachi", [T0], tolerance_h=0.25)
+    # in summer Berlin is two hours ahead of UTC, like Johannesburg; in winter it is not
+    summer, winter = datetime(2021, 8, 15, tzinfo=timezone.utc), datetime(2021, 1, 15, tzinfo=timezone.utc)
+    assert "ZA" in countries_in_zone("Europe/Berlin", [summer], tolerance_h=0.0)
+    assert "ZA" not in countries_in_zone("Europe/Berlin", [winter], tolerance_h=0.0)
+    assert "ZA" not in countries_in_zone("Europe/Berlin", [winter, summer], tolerance_h=0.0)
 
 
 # -- public data: no sessions ------------------------------------------------------------------
 def test_office_hours_at_utc_plus_5_without_sessions(ws: Workspace, tmp_path: Path) -> None:
+    """Public data: the rhythm gives a time zone, never a country of origin by itself."""
     rng = random.Random(5)
     w = World()
     accs = [f"f{i}" for i in range(6)]
@@ -158,13 +215,45 @@ def test_office_hours_at_utc_plus_5_without_sessions(ws: Workspace, tmp_path: Pa
     r = _located(ws, w, tmp_path, _members("n1", accs))["n1"]
     assert r["rhythm_offset_h"] == 5.0
     assert r["rhythm_office_hours"] is True
-    assert "PK" in r["rhythm_countries"]
+    assert (r["rhythm_events"], r["rhythm_accounts"]) == (360, 6)
+    assert r["time_zone"] == "Asia/Karachi" and r["time_zone_offset"] == "UTC+5"
+    assert r["time_zone_evidence"].startswith("UTC+5, consistent with Pakistan standard time")
+    assert "PK" in r["rhythm_countries"]  # consistent with, not an origin
     assert r["telemetry"] is False
-    assert r["origin_confidence"] == "low"
-    assert "PK" in [x["country"] for x in r["origin_countries"]]
-    assert "no sessions: origin inferred from activity rhythm only" in r["limitations"]
+    assert r["origin_countries"] == [] and r["origin_country"] is None
+    assert r["origin_confidence"] == "none"
+    assert "origin country not established (activity gives a time zone only: UTC+5" in r["limitations"]
     assert r["location_mismatch"] is False  # nothing presented
     assert "presented location unknown" in r["limitations"]
+
+
+def test_claimed_country_that_fits_the_time_zone_is_a_low_confidence_origin(
+        ws: Workspace, tmp_path: Path) -> None:
+    rng = random.Random(15)
+    w = World()
+    accs = [f"f{i}" for i in range(6)]
+    for a in accs:
+        w.post(a, _office_times(rng, 5.0, 60))
+        w.account(a, claimed="PK")
+    r = _located(ws, w, tmp_path, _members("n1", accs))["n1"]
+    assert r["origin_countries"] == [{"country": "PK", "share": 1.0}]
+    assert r["origin_confidence"] == "low"
+    assert "rests on its claimed country" in r["limitations"]
+    assert r["location_mismatch"] is False
+
+
+def test_too_little_activity_gives_no_time_zone(ws: Workspace, tmp_path: Path) -> None:
+    """65 events by 3 accounts (what the German data gave one network): no zone, no weekend."""
+    rng = random.Random(16)
+    w = World()
+    accs = ["a", "b", "c"]
+    for a, k in zip(accs, (30, 20, 15), strict=True):
+        w.post(a, _office_times(rng, 3.5, k, weekend=(4,)))
+    r = _located(ws, w, tmp_path, _members("n1", accs))["n1"]
+    assert r["time_zone"] is None and r["rhythm_offset_h"] is None
+    assert r["rhythm_weekend"] is None and r["rhythm_countries"] == []
+    assert r["origin_countries"] == []
+    assert "not enough activity to infer a time zone (65 events from 3 accounts" in r["limitations"]
 
 
 def test_rhythm_only_mismatch_when_office_hours_do_not_fit_the_presented_country(
@@ -193,7 +282,9 @@ def test_daily_rhythm_without_sessions_establishes_no_origin(ws: Workspace, tmp_
     assert r["rhythm_office_hours"] is False
     assert r["origin_countries"] == [] and r["origin_country"] is None
     assert r["origin_confidence"] == "none"
-    assert "origin not established" in r["limitations"]
+    assert "origin country not established" in r["limitations"]
+    assert "daily rhythm shows the audience's time zone" in r["limitations"]
+    assert r["time_zone_offset"] == "UTC-5"  # a fixed -5 all month: not New York's DST change
     assert r["location_mismatch"] is False
 
 

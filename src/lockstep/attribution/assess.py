@@ -207,8 +207,9 @@ def assess(ws: Workspace, run: Run, *,
         ["network_id", "platform", "account_id"]))
     timings["location"] = round(time.perf_counter() - t, 3)
     t = step("verdicts", 3)
+    extra = _administered(ws, run.members, ops.operators)
     verdicts = decide(behaviour, operators=ops.operators, links=ops.links, location=location,
-                      telemetry=ops.telemetry)
+                      telemetry=ops.telemetry, pages=_pages_run(run, extra))
     timings["verdicts"] = round(time.perf_counter() - t, 3)
     if progress:
         progress("done", steps, steps)
@@ -216,7 +217,6 @@ def assess(ws: Workspace, run: Run, *,
     vmap = {r["network_id"]: r for r in verdicts.to_pylist()}
     # a takedown counts the pages and groups a deceptive network runs; for the others the
     # pages their members happen to administer are none of the investigation's business
-    extra = _administered(ws, run.members, ops.operators)
     extra = extra.filter(pa.array([vmap[n]["verdict"] in ("cib", "spam")
                                    for n in extra["network_id"].to_pylist()], pa.bool_()))
     bmap = {r["network_id"]: r for r in behaviour.to_pylist()}
@@ -362,6 +362,27 @@ def core_membership(run: Run) -> pa.Table:
     core = [c or n not in any_core for n, c in zip(nets, core, strict=True)]
     return pa.table({"network_id": nets, "platform": plats, "account_id": accs,
                      "kind": m["kind"], "person_id": pids, "core": pa.array(core, pa.bool_())})
+
+
+def _pages_run(run: Run, administered: pa.Table) -> dict[str, int]:
+    """Pages and channels each network runs: members tied to others by a signal (a page that
+    co-acts) and pages its members or operators administer. A page attached only because the
+    network amplifies it is not counted: bots amplify other people's pages too."""
+    got: dict[str, set[tuple[str, str]]] = {}
+    for n, p, a, k, d in zip(run.members["network_id"].to_pylist(),
+                             run.members["platform"].to_pylist(),
+                             run.members["account_id"].to_pylist(),
+                             run.members["kind"].to_pylist(), run.members["degree"].to_pylist(),
+                             strict=True):
+        if k in ("page", "channel") and (d or 0) >= 1:
+            got.setdefault(n, set()).add((p, a))
+    for n, p, a, k in zip(administered["network_id"].to_pylist(),
+                          administered["platform"].to_pylist(),
+                          administered["account_id"].to_pylist(),
+                          administered["kind"].to_pylist(), strict=True):
+        if k in ("page", "channel"):
+            got.setdefault(n, set()).add((p, a))
+    return {n: len(x) for n, x in got.items()}
 
 
 def _between_persons(links: pa.Table, operators: pa.Table,

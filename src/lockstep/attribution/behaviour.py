@@ -18,28 +18,42 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
-__all__ = ["network_behaviour", "BEHAVIOUR_COLUMNS", "BURST_SPAN_H"]
+__all__ = ["network_behaviour", "BEHAVIOUR_COLUMNS", "BURST_SPAN_H", "MIN_KNOWN",
+           "MIN_KNOWN_SHARE"]
 
 #: Length of a creation burst: the most member accounts created within this many hours.
 BURST_SPAN_H = 72.0
+
+#: A share (bio reuse, empty bios, young accounts, shared devices, ...) is computed over the
+#: members whose value is known, and is unknown (``None``) when fewer than this many are known:
+#: a share of one or two accounts says nothing about a network.
+MIN_KNOWN = 3
+#: ... or when the value is known for less than this share of the members it applies to: what
+#: the known few show need not hold for the rest (public data often has no profiles at all).
+MIN_KNOWN_SHARE = 0.5
 
 #: Columns of :func:`network_behaviour` (besides ``network_id``), each explained in its
 #: docstring.
 BEHAVIOUR_COLUMNS = (
     "n_members", "n_users", "n_pages", "n_groups", "n_channels", "followers_total",
-    "created_known", "age_median_days", "young_share", "burst_share",
-    "bio_reuse_share", "empty_bio_share", "verified_share", "followers_median",
+    "followers_known", "created_known", "age_median_days", "young_share", "burst_share",
+    "bio_known", "bio_reuse_share", "empty_bio_share", "verified_share", "followers_median",
     "events", "events_per_account_day", "link_share", "top_domains_share",
-    "venues_per_poster", "with_sessions", "device_share_share", "devices_per_account",
-    "agents_per_account", "first_activity", "last_activity",
+    "venues_per_poster", "with_sessions", "with_devices", "device_share_share",
+    "devices_per_account", "agents_per_account", "first_activity", "last_activity",
 )
 
 _SQL = """
 WITH m AS (SELECT DISTINCT network_id, platform, account_id FROM _members),
+-- a platform's bios are known only where its source carries bios at all: some account of the
+-- workspace on it has one (a missing accounts row, or a source without bios, is unknown)
+bio_src AS (SELECT DISTINCT platform FROM accounts WHERE nullif(trim(bio), '') IS NOT NULL),
 acc AS (
     SELECT m.network_id, m.platform, m.account_id, a.kind, a.created_at, a.followers,
-           a.verified, nullif(trim(lower(a.bio)), '') AS bio
-    FROM m LEFT JOIN accounts a USING (platform, account_id)),
+           a.verified, nullif(trim(lower(a.bio)), '') AS bio,
+           a.account_id IS NOT NULL AND bs.platform IS NOT NULL AS bio_known
+    FROM m LEFT JOIN accounts a USING (platform, account_id)
+    LEFT JOIN bio_src bs ON bs.platform = m.platform),
 ev AS (
     SELECT m.network_id, e.platform, e.account_id, e.ts, e.venue_id,
            len(coalesce(e.urls, [])) > 0 AS has_link
@@ -62,7 +76,8 @@ domc AS (
     SELECT network_id, sum(n) FILTER (WHERE r <= 3)::DOUBLE / sum(n) AS top_domains_share
     FROM dom GROUP BY 1),
 bio AS (
-    SELECT network_id, bio, count(*) AS n FROM acc WHERE bio IS NOT NULL GROUP BY 1, 2),
+    SELECT network_id, bio, count(*) AS n FROM acc WHERE bio IS NOT NULL AND bio_known
+    GROUP BY 1, 2),
 bioc AS (
     SELECT network_id, sum(n) FILTER (WHERE n > 1) AS reused FROM bio GROUP BY 1),
 ses AS (
@@ -76,6 +91,8 @@ devshared AS (
     FROM ses s JOIN dev d USING (network_id, device_id) WHERE d.k > 1),
 sesc AS (
     SELECT network_id, count(DISTINCT (platform, account_id)) AS with_sessions,
+           count(DISTINCT (platform, account_id)) FILTER (
+               WHERE device_id IS NOT NULL AND device_id <> '') AS with_devices,
            count(DISTINCT device_id) AS devices, count(DISTINCT user_agent) AS agents
     FROM ses GROUP BY 1),
 base AS (
@@ -84,25 +101,45 @@ base AS (
            count(*) FILTER (WHERE kind = 'page') AS n_pages,
            count(*) FILTER (WHERE kind = 'group') AS n_groups,
            count(*) FILTER (WHERE kind = 'channel') AS n_channels,
-           coalesce(sum(followers), 0) AS followers_total,
+           count(followers) AS followers_known,
+           sum(followers) AS followers_sum,
            count(created_at) AS created_known,
-           avg((bio IS NULL)::INT) AS empty_bio_share,
-           avg(coalesce(verified, false)::INT) AS verified_share,
-           median(followers) AS followers_median
-    FROM acc GROUP BY 1)
-SELECT b.*, act.events, act.link_share, act.first_activity, act.last_activity,
+           count(*) FILTER (WHERE bio_known) AS bio_known,
+           avg((bio IS NULL)::INT) FILTER (WHERE bio_known) AS empty_bio_raw,
+           count(verified) AS verified_known,
+           avg(verified::INT) AS verified_raw,
+           median(followers) AS followers_median_raw
+    FROM acc GROUP BY 1),
+-- known for enough members (MIN_KNOWN and MIN_KNOWN_SHARE, filled in below)
+kn AS (
+    SELECT *,
+           followers_known >= {min_known} AND followers_known >= {min_share} * n_members AS f_ok,
+           bio_known >= {min_known} AND bio_known >= {min_share} * n_members AS b_ok,
+           verified_known >= {min_known} AND verified_known >= {min_share} * n_members AS v_ok
+    FROM base)
+SELECT b.network_id, b.n_members, b.n_users, b.n_pages, b.n_groups, b.n_channels,
+       b.created_known, b.followers_known, b.bio_known,
+       CASE WHEN b.followers_known > 0 AND b.followers_known >= {min_share} * b.n_members
+            THEN b.followers_sum END AS followers_total,
+       CASE WHEN b.f_ok THEN b.followers_median_raw END AS followers_median,
+       CASE WHEN b.b_ok THEN b.empty_bio_raw END AS empty_bio_share,
+       CASE WHEN b.v_ok THEN b.verified_raw END AS verified_share,
+       act.events, act.link_share, act.first_activity, act.last_activity,
        act.events::DOUBLE / greatest(b.n_members, 1) / greatest(
            date_diff('second', act.first_activity, act.last_activity) / 86400.0, 1.0)
            AS events_per_account_day,
        coalesce(domc.top_domains_share, 0) AS top_domains_share,
        coalesce(ven.venues_per_poster, 0) AS venues_per_poster,
-       coalesce(bioc.reused, 0)::DOUBLE / b.n_members AS bio_reuse_share,
+       CASE WHEN b.b_ok THEN coalesce(bioc.reused, 0)::DOUBLE / b.bio_known END
+           AS bio_reuse_share,
        coalesce(sesc.with_sessions, 0) AS with_sessions,
-       (SELECT count(*) FROM devshared d WHERE d.network_id = b.network_id)::DOUBLE
-           / nullif(sesc.with_sessions, 0) AS device_share_share,
+       coalesce(sesc.with_devices, 0) AS with_devices,
+       CASE WHEN sesc.with_devices >= {min_known} THEN
+           (SELECT count(*) FROM devshared d WHERE d.network_id = b.network_id)::DOUBLE
+           / sesc.with_devices END AS device_share_share,
        sesc.devices::DOUBLE / nullif(sesc.with_sessions, 0) AS devices_per_account,
        sesc.agents::DOUBLE / nullif(sesc.with_sessions, 0) AS agents_per_account
-FROM base b LEFT JOIN act USING (network_id) LEFT JOIN domc USING (network_id)
+FROM kn b LEFT JOIN act USING (network_id) LEFT JOIN domc USING (network_id)
     LEFT JOIN ven USING (network_id) LEFT JOIN bioc USING (network_id)
     LEFT JOIN sesc USING (network_id)
 ORDER BY network_id
@@ -123,9 +160,10 @@ def _ages(members_created: pa.Table, first: dict[str, object]) -> dict[str, dict
     span = BURST_SPAN_H * 3600e6
     for s, e in zip(starts, [*starts[1:], len(nid_sorted)], strict=True):
         net = nid_sorted[s]
+        users = e - s  # user members, with or without a known creation time
         c = np.sort(created[s:e])
         c = c[~np.isnan(c)]
-        if len(c) == 0:
+        if len(c) < MIN_KNOWN or len(c) < MIN_KNOWN_SHARE * users:
             out[net] = {"age_median_days": None, "young_share": None, "burst_share": None}
             continue
         f = first.get(net)
@@ -134,7 +172,7 @@ def _ages(members_created: pa.Table, first: dict[str, object]) -> dict[str, dict
         within = np.searchsorted(c, c + span, side="right") - np.arange(len(c))
         out[net] = {"age_median_days": float(np.median(ages)),
                     "young_share": float(np.mean(ages < 365)),
-                    "burst_share": float(within.max() / len(c)) if len(c) >= 3 else 0.0}
+                    "burst_share": float(within.max() / len(c))}
     return out
 
 
@@ -152,8 +190,15 @@ def network_behaviour(ws: Workspace, members: pa.Table) -> pa.Table:
     pyarrow.Table
         ``network_id`` and :data:`BEHAVIOUR_COLUMNS`:
 
-        - counts by kind (``n_users, n_pages, n_groups, n_channels``) and
-          ``followers_total``;
+        - counts by kind (``n_users, n_pages, n_groups, n_channels``),
+          ``followers_total`` (over the members whose count is known; null when under half
+          of the members have one) and ``followers_known``;
+        - unknown is never a value: each share below is computed over the members whose
+          value is known (``created_known``, ``bio_known``, ``with_devices``) and is null
+          when fewer than :data:`MIN_KNOWN` or under :data:`MIN_KNOWN_SHARE` of the members
+          it applies to have it (devices: fewer than :data:`MIN_KNOWN` members with a device
+          in their sessions). A bio is known for a member with a profile on a platform whose
+          source carries bios (some account of the workspace on it has one);
         - ``age_median_days`` (age at the network's first activity), ``young_share``
           (younger than a year), ``burst_share`` (the most members created within
           :data:`BURST_SPAN_H` hours, as a share of those with a known creation time);
@@ -163,13 +208,15 @@ def network_behaviour(ws: Workspace, members: pa.Table) -> pa.Table:
           ``top_domains_share`` (the three commonest registered domains' share of links),
           ``venues_per_poster`` (distinct groups or venues posted into per account);
         - with sessions: ``with_sessions`` (members with any), ``device_share_share``
-          (members using a device another member uses), ``devices_per_account``,
+          (members using a device another member uses, over ``with_devices``),
+          ``devices_per_account``,
           ``agents_per_account`` (distinct user agents per member).
     """
     con = ws.connect()
     try:
         con.register("_members", members.select(["network_id", "platform", "account_id"]))
-        t = con.sql(_SQL).to_arrow_table()
+        t = con.sql(_SQL.format(min_known=int(MIN_KNOWN),
+                                min_share=float(MIN_KNOWN_SHARE))).to_arrow_table()
         created = con.sql(
             "SELECT DISTINCT m.network_id, m.platform, m.account_id, "
             "epoch_us(a.created_at)::DOUBLE AS created_us FROM _members m "

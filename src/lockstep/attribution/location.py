@@ -36,7 +36,8 @@ Country factors: sessions from a country the network *presents* itself as being 
 half (``presented_factor``: a VPN or proxy address in the target country is weak evidence, and
 a network that really runs from its presented country has all its sessions there anyway); and
 when the network's own activity follows office hours, countries none of whose time zones is
-within an hour of its working time zone count ``rhythm_factor`` (0.3) of their weight.
+within an hour of its working time zone (at the times of its events) count ``rhythm_factor``
+(0.3) of their weight.
 ``origin_countries`` are the resulting shares.
 
 **Presented location**: ``claimed_country`` of the members (a page or channel weighs 3, a group
@@ -44,24 +45,33 @@ within an hour of its working time zone count ``rhythm_factor`` (0.3) of their w
 ``audience_countries``, weight 1 each). The simulator writes no ``extra`` on accounts, so its
 worlds use claimed countries only.
 
-**Rhythm** (works on public data, no telemetry): the members' events are binned by half hour of
-the UTC week and scored, by log-likelihood, against daily templates shifted by every UTC offset
-from -12 to +14 in half hours: an ordinary daily rhythm (quiet night, evening peak), and office
-hours (09:00-18:00 on workdays with a lunch dip, mixed with some ordinary activity) for five
-weekend conventions (Sat-Sun, Sun, Fri, Fri-Sat, Thu-Fri). ``rhythm_offset_h`` is the best
-offset; ``rhythm_office_score`` is how much better (nats per event) office hours explain the
-activity than a daily rhythm, and ``rhythm_office_hours`` is that score above
-``office_threshold``. ``rhythm_countries`` are the countries of :data:`COUNTRY_TIME_ZONES`
-with a time zone within half an hour of the offset. Daylight saving time is not modelled.
+**Time zone** (works on public data, no telemetry): the members' events are placed on the
+local clock of each of :data:`REPRESENTATIVE_ZONES` (real IANA zones, one per distinct pattern
+of UTC offsets and daylight-saving rules), each event with the zone's offset at that instant
+(:mod:`zoneinfo`), binned by half hour of the local week and scored, by log-likelihood, against
+an ordinary daily rhythm (quiet night, evening peak) and office hours (09:00-18:00 on workdays
+with a lunch dip, mixed with some ordinary activity) for five weekend conventions (Sat-Sun,
+Sun, Fri, Fri-Sat, Thu-Fri). ``time_zone`` is the best zone, ``time_zone_offset`` its offsets
+at the events (``UTC+1 and UTC+2`` when the clocks changed during the activity),
+``time_zone_evidence`` the zone in plain words ("UTC+2, consistent with Central European summer
+time (Europe/Berlin)") with what it rests on and the zones with the same offsets at every
+event (they cannot be told apart). ``rhythm_offset_h`` is the offset at most events;
+``rhythm_office_score`` is how much better (nats per event) office hours explain the activity
+than a daily rhythm, and ``rhythm_office_hours`` is that score above ``office_threshold``.
+``rhythm_countries`` are the countries of :data:`COUNTRY_ZONES` with a zone of the same
+offsets: what the zone is consistent with, never an origin.
 
-A fit needs 30 events, and office hours 50 (fewer events from a daily rhythm pass for office
-hours by chance), and the two halves of the period (even and odd weeks) must agree on the
-offset within 2 h, so that bursts at random times (spam) give no rhythm.
+A zone needs at least :data:`MIN_ZONE_EVENTS` events from :data:`MIN_ZONE_ACCOUNTS` accounts
+(otherwise "not enough activity to infer a time zone"), the best template must beat a flat
+week, and the two halves of the period (even and odd weeks) must agree within 2 h, so that
+bursts at random times (spam) give no zone.
 
-**Without telemetry** (no sessions for the network's accounts) the origin is the countries of
-the working time zone, with ``low`` confidence, when the activity follows office hours, and is
-left empty otherwise (a daily rhythm shows the audience's time zone as much as the operators');
-``limitations`` says so.
+**Without telemetry** (no sessions for the network's accounts) a rhythm gives a time zone,
+never a country by itself: the origin is the network's presented country, with ``low``
+confidence, only when its activity follows office hours in one of that country's zones; it is
+left empty otherwise, and ``limitations`` gives the zone and says that a time zone is shared by
+many countries (and that a daily rhythm shows the audience's time zone as much as the
+operators').
 
 **Confidence**: ``high`` when the top origin has at least 60% of the weighted evidence and two
 independent kinds of evidence point to it (member sessions on revealing addresses, operator or
@@ -70,14 +80,18 @@ admin sessions, office hours in one of its time zones); ``medium`` with 50% and 
 
 **Mismatch**: the network presents as country P (the top presented country, at least 40% of
 the claims) and its origin is another country O (with telemetry: O has at least half of the
-weighted evidence and 1.2 times P's share; without: office hours at an offset more than 1.5 h
-from every time zone of P).
+weighted evidence and 1.2 times P's share; without: office hours in a zone more than 1.5 h
+from every time zone of P at the times of the events).
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pyarrow as pa
@@ -88,55 +102,152 @@ if TYPE_CHECKING:
 
     from lockstep.workspace import Workspace
 
-__all__ = ["locate_networks", "fit_rhythm", "LocationWeights", "COUNTRY_TIME_ZONES",
-           "LOCATION_SCHEMA", "RhythmFit", "countries_at_offset"]
+__all__ = ["locate_networks", "fit_rhythm", "LocationWeights", "COUNTRY_ZONES", "COUNTRY_TIME_ZONES",
+           "REPRESENTATIVE_ZONES", "MIN_ZONE_EVENTS", "MIN_ZONE_ACCOUNTS", "LOCATION_SCHEMA",
+           "RhythmFit", "countries_in_zone", "zone_offset_h", "describe_zone"]
 
-#: Per country: standard-time UTC offsets (main zones, the most populous first), weekend days
-#: (Monday = 0) and population in millions (rough, to order countries sharing a time zone).
-#: Daylight saving time is ignored. Used to name the countries a working time zone fits.
-COUNTRY_TIME_ZONES: dict[str, tuple[tuple[float, ...], tuple[int, ...], float]] = {
-    "US": ((-5.0, -6.0, -7.0, -8.0), (5, 6), 335), "CA": ((-3.5, -4.0, -5.0, -6.0, -7.0, -8.0), (5, 6), 39),
-    "MX": ((-6.0, -7.0), (5, 6), 128), "GT": ((-6.0,), (5, 6), 18), "HN": ((-6.0,), (5, 6), 10),
-    "SV": ((-6.0,), (5, 6), 6), "NI": ((-6.0,), (5, 6), 7), "CR": ((-6.0,), (5, 6), 5),
-    "CU": ((-5.0,), (5, 6), 11), "PA": ((-5.0,), (5, 6), 4), "CO": ((-5.0,), (5, 6), 52),
-    "PE": ((-5.0,), (5, 6), 34), "EC": ((-5.0,), (5, 6), 18), "VE": ((-4.0,), (5, 6), 28),
-    "BO": ((-4.0,), (5, 6), 12), "DO": ((-4.0,), (5, 6), 11), "CL": ((-4.0,), (5, 6), 20),
-    "BR": ((-3.0, -4.0), (5, 6), 216), "AR": ((-3.0,), (5, 6), 46), "UY": ((-3.0,), (5, 6), 3),
-    "PY": ((-3.0,), (5, 6), 7),
-    "GB": ((0.0,), (5, 6), 68), "IE": ((0.0,), (5, 6), 5), "PT": ((0.0,), (5, 6), 10), "GH": ((0.0,), (5, 6), 34),
-    "SN": ((0.0,), (5, 6), 18), "CI": ((0.0,), (5, 6), 28),
-    "ES": ((1.0,), (5, 6), 48), "FR": ((1.0,), (5, 6), 68), "DE": ((1.0,), (5, 6), 84), "IT": ((1.0,), (5, 6), 59),
-    "NL": ((1.0,), (5, 6), 18), "BE": ((1.0,), (5, 6), 12), "CH": ((1.0,), (5, 6), 9), "AT": ((1.0,), (5, 6), 9),
-    "PL": ((1.0,), (5, 6), 37), "SE": ((1.0,), (5, 6), 10), "NO": ((1.0,), (5, 6), 5), "DK": ((1.0,), (5, 6), 6),
-    "CZ": ((1.0,), (5, 6), 11), "HU": ((1.0,), (5, 6), 10), "RS": ((1.0,), (5, 6), 7), "HR": ((1.0,), (5, 6), 4),
-    "NG": ((1.0,), (5, 6), 224), "DZ": ((1.0,), (4, 5), 45), "MA": ((1.0,), (5, 6), 37), "TN": ((1.0,), (5, 6), 12),
-    "CM": ((1.0,), (5, 6), 28), "AO": ((1.0,), (5, 6), 37), "CD": ((1.0, 2.0), (5, 6), 102),
-    "UA": ((2.0,), (5, 6), 37), "RO": ((2.0,), (5, 6), 19), "GR": ((2.0,), (5, 6), 10), "FI": ((2.0,), (5, 6), 6),
-    "BG": ((2.0,), (5, 6), 6), "MD": ((2.0,), (5, 6), 3), "EG": ((2.0,), (4, 5), 113), "IL": ((2.0,), (4, 5), 10),
-    "PS": ((2.0,), (4, 5), 5), "LB": ((2.0,), (5, 6), 5), "ZA": ((2.0,), (5, 6), 60), "ZW": ((2.0,), (5, 6), 16),
-    "SD": ((2.0,), (4, 5), 48), "LY": ((2.0,), (4, 5), 7),
-    "RU": ((3.0, 5.0, 7.0), (5, 6), 144), "BY": ((3.0,), (5, 6), 9), "TR": ((3.0,), (5, 6), 85),
-    "SA": ((3.0,), (4, 5), 37), "IQ": ((3.0,), (4, 5), 45), "SY": ((3.0,), (4, 5), 23), "JO": ((3.0,), (4, 5), 11),
-    "KW": ((3.0,), (4, 5), 4), "QA": ((3.0,), (4, 5), 3), "BH": ((3.0,), (4, 5), 1.5), "YE": ((3.0,), (4, 5), 34),
-    "KE": ((3.0,), (5, 6), 55), "ET": ((3.0,), (5, 6), 126), "TZ": ((3.0,), (5, 6), 67), "UG": ((3.0,), (5, 6), 48),
-    "IR": ((3.5,), (3, 4), 89),
-    "AE": ((4.0,), (5, 6), 10), "OM": ((4.0,), (4, 5), 5), "AZ": ((4.0,), (5, 6), 10), "GE": ((4.0,), (5, 6), 4),
-    "AM": ((4.0,), (5, 6), 3), "AF": ((4.5,), (3, 4), 42),
-    "PK": ((5.0,), (5, 6), 240), "UZ": ((5.0,), (5, 6), 36), "KZ": ((5.0,), (5, 6), 20),
-    "IN": ((5.5,), (6,), 1430), "LK": ((5.5,), (5, 6), 22), "NP": ((5.75,), (5,), 31), "BD": ((6.0,), (4, 5), 173),
-    "MM": ((6.5,), (5, 6), 54), "TH": ((7.0,), (5, 6), 72), "VN": ((7.0,), (5, 6), 99), "KH": ((7.0,), (5, 6), 17),
-    "ID": ((7.0, 8.0, 9.0), (5, 6), 278), "CN": ((8.0,), (5, 6), 1410), "HK": ((8.0,), (5, 6), 7.5),
-    "TW": ((8.0,), (5, 6), 24), "SG": ((8.0,), (5, 6), 6), "MY": ((8.0,), (5, 6), 34), "PH": ((8.0,), (5, 6), 117),
-    "JP": ((9.0,), (5, 6), 124), "KR": ((9.0,), (5, 6), 52), "AU": ((10.0, 9.5, 8.0), (5, 6), 27),
-    "NZ": ((12.0,), (5, 6), 5),
+#: Fewest events for a time zone: with fewer, a daily rhythm passes for office hours, or one
+#: zone for another an hour away, by chance (65 events by 3 accounts gave "office hours at
+#: UTC+3:30, weekend Fri" on the German election data).
+MIN_ZONE_EVENTS = 200
+#: Fewest accounts with events for a time zone: a zone describes a network, not the schedule
+#: of one or two of its accounts (a single page's posting tool, one person's habits).
+MIN_ZONE_ACCOUNTS = 5
+
+#: Per country: its main IANA time zones (the most populous first), weekend days (Monday = 0)
+#: and population in millions (rough, to order countries sharing a time zone). Offsets, with
+#: daylight saving, come from :mod:`zoneinfo` at the time of each event.
+COUNTRY_ZONES: dict[str, tuple[tuple[str, ...], tuple[int, ...], float]] = {
+    "US": (("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+            "America/Phoenix", "America/Anchorage", "Pacific/Honolulu"), (5, 6), 335),
+    "CA": (("America/Toronto", "America/Vancouver", "America/Edmonton", "America/Winnipeg",
+            "America/Halifax", "America/St_Johns", "America/Regina"), (5, 6), 39),
+    "MX": (("America/Mexico_City", "America/Tijuana", "America/Hermosillo", "America/Cancun"),
+           (5, 6), 128),
+    "GT": (("America/Guatemala",), (5, 6), 18), "HN": (("America/Tegucigalpa",), (5, 6), 10),
+    "SV": (("America/El_Salvador",), (5, 6), 6), "NI": (("America/Managua",), (5, 6), 7),
+    "CR": (("America/Costa_Rica",), (5, 6), 5), "CU": (("America/Havana",), (5, 6), 11),
+    "PA": (("America/Panama",), (5, 6), 4), "CO": (("America/Bogota",), (5, 6), 52),
+    "PE": (("America/Lima",), (5, 6), 34), "EC": (("America/Guayaquil",), (5, 6), 18),
+    "VE": (("America/Caracas",), (5, 6), 28), "BO": (("America/La_Paz",), (5, 6), 12),
+    "DO": (("America/Santo_Domingo",), (5, 6), 11), "CL": (("America/Santiago",), (5, 6), 20),
+    "BR": (("America/Sao_Paulo", "America/Manaus"), (5, 6), 216),
+    "AR": (("America/Argentina/Buenos_Aires",), (5, 6), 46),
+    "UY": (("America/Montevideo",), (5, 6), 3), "PY": (("America/Asuncion",), (5, 6), 7),
+    "GB": (("Europe/London",), (5, 6), 68), "IE": (("Europe/Dublin",), (5, 6), 5),
+    "PT": (("Europe/Lisbon", "Atlantic/Azores"), (5, 6), 10), "GH": (("Africa/Accra",), (5, 6), 34),
+    "SN": (("Africa/Dakar",), (5, 6), 18), "CI": (("Africa/Abidjan",), (5, 6), 28),
+    "ES": (("Europe/Madrid", "Atlantic/Canary"), (5, 6), 48), "FR": (("Europe/Paris",), (5, 6), 68),
+    "DE": (("Europe/Berlin",), (5, 6), 84), "IT": (("Europe/Rome",), (5, 6), 59),
+    "NL": (("Europe/Amsterdam",), (5, 6), 18), "BE": (("Europe/Brussels",), (5, 6), 12),
+    "CH": (("Europe/Zurich",), (5, 6), 9), "AT": (("Europe/Vienna",), (5, 6), 9),
+    "PL": (("Europe/Warsaw",), (5, 6), 37), "SE": (("Europe/Stockholm",), (5, 6), 10),
+    "NO": (("Europe/Oslo",), (5, 6), 5), "DK": (("Europe/Copenhagen",), (5, 6), 6),
+    "CZ": (("Europe/Prague",), (5, 6), 11), "HU": (("Europe/Budapest",), (5, 6), 10),
+    "RS": (("Europe/Belgrade",), (5, 6), 7), "HR": (("Europe/Zagreb",), (5, 6), 4),
+    "NG": (("Africa/Lagos",), (5, 6), 224), "DZ": (("Africa/Algiers",), (4, 5), 45),
+    "MA": (("Africa/Casablanca",), (5, 6), 37), "TN": (("Africa/Tunis",), (5, 6), 12),
+    "CM": (("Africa/Douala",), (5, 6), 28), "AO": (("Africa/Luanda",), (5, 6), 37),
+    "CD": (("Africa/Kinshasa", "Africa/Lubumbashi"), (5, 6), 102),
+    "UA": (("Europe/Kyiv",), (5, 6), 37), "RO": (("Europe/Bucharest",), (5, 6), 19),
+    "GR": (("Europe/Athens",), (5, 6), 10), "FI": (("Europe/Helsinki",), (5, 6), 6),
+    "BG": (("Europe/Sofia",), (5, 6), 6), "MD": (("Europe/Chisinau",), (5, 6), 3),
+    "EG": (("Africa/Cairo",), (4, 5), 113), "IL": (("Asia/Jerusalem",), (4, 5), 10),
+    "PS": (("Asia/Gaza",), (4, 5), 5), "LB": (("Asia/Beirut",), (5, 6), 5),
+    "ZA": (("Africa/Johannesburg",), (5, 6), 60), "ZW": (("Africa/Harare",), (5, 6), 16),
+    "SD": (("Africa/Khartoum",), (4, 5), 48), "LY": (("Africa/Tripoli",), (4, 5), 7),
+    "RU": (("Europe/Moscow", "Asia/Yekaterinburg", "Asia/Novosibirsk", "Europe/Samara",
+            "Asia/Krasnoyarsk", "Asia/Irkutsk", "Asia/Vladivostok"), (5, 6), 144),
+    "BY": (("Europe/Minsk",), (5, 6), 9), "TR": (("Europe/Istanbul",), (5, 6), 85),
+    "SA": (("Asia/Riyadh",), (4, 5), 37), "IQ": (("Asia/Baghdad",), (4, 5), 45),
+    "SY": (("Asia/Damascus",), (4, 5), 23), "JO": (("Asia/Amman",), (4, 5), 11),
+    "KW": (("Asia/Kuwait",), (4, 5), 4), "QA": (("Asia/Qatar",), (4, 5), 3),
+    "BH": (("Asia/Bahrain",), (4, 5), 1.5), "YE": (("Asia/Aden",), (4, 5), 34),
+    "KE": (("Africa/Nairobi",), (5, 6), 55), "ET": (("Africa/Addis_Ababa",), (5, 6), 126),
+    "TZ": (("Africa/Dar_es_Salaam",), (5, 6), 67), "UG": (("Africa/Kampala",), (5, 6), 48),
+    "IR": (("Asia/Tehran",), (3, 4), 89),
+    "AE": (("Asia/Dubai",), (5, 6), 10), "OM": (("Asia/Muscat",), (4, 5), 5),
+    "AZ": (("Asia/Baku",), (5, 6), 10), "GE": (("Asia/Tbilisi",), (5, 6), 4),
+    "AM": (("Asia/Yerevan",), (5, 6), 3), "AF": (("Asia/Kabul",), (3, 4), 42),
+    "PK": (("Asia/Karachi",), (5, 6), 240), "UZ": (("Asia/Tashkent",), (5, 6), 36),
+    "KZ": (("Asia/Almaty", "Asia/Aqtobe"), (5, 6), 20),
+    "IN": (("Asia/Kolkata",), (6,), 1430), "LK": (("Asia/Colombo",), (5, 6), 22),
+    "NP": (("Asia/Kathmandu",), (5,), 31), "BD": (("Asia/Dhaka",), (4, 5), 173),
+    "MM": (("Asia/Yangon",), (5, 6), 54), "TH": (("Asia/Bangkok",), (5, 6), 72),
+    "VN": (("Asia/Ho_Chi_Minh",), (5, 6), 99), "KH": (("Asia/Phnom_Penh",), (5, 6), 17),
+    "ID": (("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"), (5, 6), 278),
+    "CN": (("Asia/Shanghai",), (5, 6), 1410), "HK": (("Asia/Hong_Kong",), (5, 6), 7.5),
+    "TW": (("Asia/Taipei",), (5, 6), 24), "SG": (("Asia/Singapore",), (5, 6), 6),
+    "MY": (("Asia/Kuala_Lumpur",), (5, 6), 34), "PH": (("Asia/Manila",), (5, 6), 117),
+    "JP": (("Asia/Tokyo",), (5, 6), 124), "KR": (("Asia/Seoul",), (5, 6), 52),
+    "AU": (("Australia/Sydney", "Australia/Melbourne", "Australia/Brisbane", "Australia/Perth",
+            "Australia/Adelaide"), (5, 6), 27),
+    "NZ": (("Pacific/Auckland",), (5, 6), 5),
 }
 
-#: Candidate UTC offsets of the rhythm fit: -12 to +14 hours in half hours.
-OFFSETS = np.arange(-24, 29) / 2.0
+#: The zones a rhythm is fitted to: one per distinct pattern of UTC offsets and daylight-saving
+#: rules, the most populous first (zones with the same offsets during the data are tied, and the
+#: first one names the fit; the others are listed as equally consistent). Events are binned by
+#: half hour, so zones a quarter hour apart (Asia/Kathmandu, UTC+5:45) are not told apart from
+#: their neighbours: Nepal is among the countries consistent with Asia/Kolkata.
+REPRESENTATIVE_ZONES: tuple[str, ...] = (
+    "Pacific/Pago_Pago", "Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles",
+    "America/Phoenix", "America/Denver", "America/Mexico_City", "America/Chicago",
+    "America/Bogota", "America/New_York", "America/Caracas", "America/Halifax",
+    "America/Santiago", "America/St_Johns", "America/Sao_Paulo", "Atlantic/Cape_Verde",
+    "Atlantic/Azores", "Europe/London", "Africa/Abidjan", "Africa/Casablanca", "Europe/Berlin",
+    "Africa/Lagos", "Africa/Cairo", "Africa/Johannesburg", "Europe/Kyiv", "Asia/Jerusalem",
+    "Asia/Beirut", "Europe/Moscow", "Asia/Tehran", "Asia/Dubai", "Asia/Kabul", "Asia/Karachi",
+    "Asia/Kolkata", "Asia/Dhaka", "Asia/Yangon", "Asia/Bangkok",
+    "Asia/Shanghai", "Asia/Tokyo", "Australia/Darwin", "Australia/Adelaide",
+    "Australia/Brisbane", "Australia/Sydney", "Pacific/Noumea", "Pacific/Auckland",
+    "Pacific/Tarawa", "Pacific/Tongatapu", "Pacific/Kiritimati",
+)
+
+#: Plain names of the representative zones: (standard time, daylight-saving time or None).
+_ZONE_WORDS: dict[str, tuple[str, str | None]] = {
+    "Pacific/Honolulu": ("Hawaii standard time", None),
+    "America/Anchorage": ("Alaska standard time", "Alaska daylight time"),
+    "America/Los_Angeles": ("US Pacific standard time", "US Pacific daylight time"),
+    "America/Phoenix": ("US Mountain standard time (Arizona)", None),
+    "America/Denver": ("US Mountain standard time", "US Mountain daylight time"),
+    "America/Mexico_City": ("Mexican central time", "Mexican central daylight time"),
+    "America/Chicago": ("US Central standard time", "US Central daylight time"),
+    "America/Bogota": ("Colombia time", None),
+    "America/New_York": ("US Eastern standard time", "US Eastern daylight time"),
+    "America/Caracas": ("Venezuela time", None),
+    "America/Halifax": ("Atlantic standard time", "Atlantic daylight time"),
+    "America/Santiago": ("Chile standard time", "Chile summer time"),
+    "America/St_Johns": ("Newfoundland standard time", "Newfoundland daylight time"),
+    "America/Sao_Paulo": ("Brasilia time", None),
+    "Europe/London": ("Greenwich Mean Time (UK)", "British summer time"),
+    "Africa/Abidjan": ("Greenwich Mean Time (West Africa)", None),
+    "Europe/Berlin": ("Central European standard time", "Central European summer time"),
+    "Africa/Lagos": ("West Africa time", None),
+    "Africa/Cairo": ("Egypt standard time", "Egypt summer time"),
+    "Africa/Johannesburg": ("South African standard time", None),
+    "Europe/Kyiv": ("Eastern European standard time", "Eastern European summer time"),
+    "Asia/Jerusalem": ("Israel standard time", "Israel daylight time"),
+    "Europe/Moscow": ("Moscow time", None),
+    "Asia/Tehran": ("Iran standard time", "Iran daylight time"),
+    "Asia/Dubai": ("Gulf standard time", None),
+    "Asia/Karachi": ("Pakistan standard time", None),
+    "Asia/Kolkata": ("India standard time", None),
+    "Asia/Kathmandu": ("Nepal time", None),
+    "Asia/Dhaka": ("Bangladesh standard time", None),
+    "Asia/Yangon": ("Myanmar time", None),
+    "Asia/Bangkok": ("Indochina time", None),
+    "Asia/Shanghai": ("China standard time", None),
+    "Asia/Tokyo": ("Japan standard time", None),
+    "Australia/Sydney": ("Australian Eastern standard time", "Australian Eastern daylight time"),
+    "Pacific/Auckland": ("New Zealand standard time", "New Zealand daylight time"),
+}
+
 _WEEKENDS: tuple[tuple[int, ...], ...] = ((5, 6), (6,), (4,), (4, 5), (3, 4))
 _WEEKEND_NAMES = {(5, 6): "Sat-Sun", (6,): "Sun", (4,): "Fri", (4, 5): "Fri-Sat", (3, 4): "Thu-Fri"}
 _SPILLS = (0.05, 0.15, 0.3, 0.5)
 _BINS = 7 * 48  # half hours of the week, Monday 00:00 first
+_SLOT_S = 900  # events are counted by quarter hour: every real offset is a multiple of 15 min
 
 #: A generic daily rhythm of ordinary people by local hour: quiet nights, evening peak.
 _DAILY = np.array([2.2, 1.3, 0.8, 0.5, 0.4, 0.5, 1.0, 2.0, 3.2, 3.8, 4.0, 4.2, 4.6, 4.7, 4.4, 4.3,
@@ -144,6 +255,56 @@ _DAILY = np.array([2.2, 1.3, 0.8, 0.5, 0.4, 0.5, 1.0, 2.0, 3.2, 3.8, 4.0, 4.2, 4
 #: Office work by local hour: 09:00-18:00 with a lunch dip.
 _OFFICE = np.array([0, 0, 0, 0, 0, 0, 0, 0.01, 0.08, 0.65, 0.95, 1.0, 0.65, 0.55, 0.95, 1.0,
                     0.95, 0.8, 0.3, 0.06, 0.01, 0, 0, 0])
+
+
+@lru_cache(maxsize=None)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=65536)
+def _offset_s(name: str, epoch_s: int) -> tuple[int, bool]:
+    """UTC offset (seconds) of zone ``name`` at ``epoch_s``, and whether it is daylight saving."""
+    z = _zone(name)
+    if z is None:
+        return 0, False
+    t = datetime.fromtimestamp(epoch_s, tz=z)
+    off, dst = t.utcoffset(), t.dst()
+    return (int(off.total_seconds()) if off is not None else 0), bool(dst)
+
+
+def zone_offset_h(zone: str, when: float | datetime) -> float | None:
+    """UTC offset in hours of IANA ``zone`` at ``when`` (epoch seconds or an aware datetime),
+    daylight saving included; ``None`` for a zone this machine does not know."""
+    if _zone(zone) is None:
+        return None
+    ts = when.timestamp() if isinstance(when, datetime) else float(when)
+    return _offset_s(zone, int(ts))[0] / 3600.0
+
+
+def _standard_offset_h(zone: str) -> float:
+    z = _zone(zone)
+    if z is None:
+        return 0.0
+    offs = []
+    for month in (1, 7):
+        t = datetime(2024, month, 15, tzinfo=z)
+        off = t.utcoffset()
+        dst = t.dst()
+        offs.append(((off.total_seconds() if off else 0.0) - (dst.total_seconds() if dst else 0.0))
+                    / 3600.0)
+    return offs[0]
+
+
+#: Standard-time offsets of :data:`COUNTRY_ZONES` (derived with :mod:`zoneinfo`, daylight saving
+#: removed), for callers that compare fixed offsets such as the simulator's; the rhythm fit
+#: itself uses the zones.
+COUNTRY_TIME_ZONES: dict[str, tuple[tuple[float, ...], tuple[int, ...], float]] = {
+    code: (tuple(_standard_offset_h(z) for z in zones), we, pop)
+    for code, (zones, we, pop) in COUNTRY_ZONES.items()}
 
 LOCATION_SCHEMA = pa.schema([
     ("network_id", pa.string()),
@@ -157,12 +318,16 @@ LOCATION_SCHEMA = pa.schema([
     ("presented_countries", pa.list_(pa.struct([("country", pa.string()), ("share", pa.float64())]))),
     ("presented_evidence", pa.string()),
     ("rhythm_events", pa.int64()),
+    ("rhythm_accounts", pa.int64()),
     ("rhythm_offset_h", pa.float64()),
     ("rhythm_office_hours", pa.bool_()),
     ("rhythm_office_score", pa.float64()),
     ("rhythm_weekend", pa.string()),
     ("rhythm_hours", pa.string()),
     ("rhythm_countries", pa.list_(pa.string())),
+    ("time_zone", pa.string()),
+    ("time_zone_offset", pa.string()),
+    ("time_zone_evidence", pa.string()),
     ("location_mismatch", pa.bool_()),
     ("mismatch_reason", pa.string()),
     ("limitations", pa.string()),
@@ -187,8 +352,10 @@ class LocationWeights:
     rhythm_factor: float = 0.3
     #: nats per event by which office hours must beat a daily rhythm
     office_threshold: float = 0.08
-    #: fewest events for a rhythm fit, and for calling it office hours
-    min_rhythm_events: int = 30
+    #: fewest events, and accounts with events, for a time zone (:data:`MIN_ZONE_EVENTS`,
+    #: :data:`MIN_ZONE_ACCOUNTS`), and fewest events for calling it office hours
+    min_rhythm_events: int = MIN_ZONE_EVENTS
+    min_rhythm_accounts: int = MIN_ZONE_ACCOUNTS
     min_office_events: int = 50
     #: a presented country needs this share of the claims
     min_presented_share: float = 0.4
@@ -237,24 +404,40 @@ def _templates() -> tuple[np.ndarray, list[tuple[str, tuple[int, ...], float]]]:
 
 
 _LOG_T, _T_META = _templates()
-
-
-def _shifted_log_templates() -> np.ndarray:
-    """``(templates, offsets, bins)``: log template value at each UTC half-hour of the week."""
-    k = len(_LOG_T)
-    out = np.empty((k, len(OFFSETS), _BINS))
-    for j, off in enumerate(OFFSETS):
-        # local bin = utc bin + 2 * offset
-        out[:, j, :] = np.roll(_LOG_T, -int(round(off * 2)), axis=1)
-    return out
-
-
-_SHIFTED = _shifted_log_templates()
+_IS_OFFICE = np.array([m[0] == "office" for m in _T_META])
 
 
 @dataclass
 class RhythmFit:
-    """The rhythm fit of one network (see :func:`fit_rhythm`)."""
+    """The time-zone fit of one network (see :func:`fit_rhythm`).
+
+    Attributes
+    ----------
+    events, accounts : int
+        Events counted, and accounts with events (``None`` when not given).
+    zone : str or None
+        The IANA zone whose local clock best explains the activity; ``None`` when no zone is
+        inferred (``reason`` says why).
+    offset_h : float or None
+        The UTC offset of ``zone`` at most of the events (daylight saving included).
+    offsets_h : tuple of float
+        Every offset of ``zone`` in effect at the events, the commonest first.
+    dst_share : float or None
+        Share of the events that fall in ``zone``'s daylight-saving time.
+    same_offsets : tuple of str
+        Other candidate zones with the same offsets at every event: equally consistent.
+    office_hours, office_score, weekend, hours, strength
+        Whether office hours (with this weekend, Monday = 0) explain the activity better than
+        a daily rhythm, by how much (nats per event), the local hours holding 80% of it, and
+        by how much the best template beats a flat week.
+    countries : list of str
+        Countries with a time zone of the same offsets at the events (what the zone is
+        consistent with, never an origin by itself).
+    instants : tuple of float
+        First, median and last event (epoch seconds), where zones are compared.
+    reason : str or None
+        Why no zone was inferred.
+    """
 
     events: int
     offset_h: float | None
@@ -264,6 +447,13 @@ class RhythmFit:
     hours: str | None
     countries: list[str]
     strength: float | None = None
+    accounts: int | None = None
+    zone: str | None = None
+    offsets_h: tuple[float, ...] = ()
+    dst_share: float | None = None
+    same_offsets: tuple[str, ...] = ()
+    instants: tuple[float, ...] = ()
+    reason: str | None = None
 
 
 def _fmt_offset(off: float) -> str:
@@ -273,16 +463,38 @@ def _fmt_offset(off: float) -> str:
     return f"UTC{sign}{h}" + (f":{m:02d}" if m else "")
 
 
-def countries_at_offset(offset_h: float, *, tolerance_h: float = 0.5,
-                        weekend: tuple[int, ...] | None = None) -> list[str]:
-    """Countries of :data:`COUNTRY_TIME_ZONES` with a time zone within ``tolerance_h`` hours.
+def describe_zone(fit: RhythmFit) -> str | None:
+    """Plain words for a fitted zone, e.g. ``"UTC+2, consistent with Central European summer
+    time (Europe/Berlin)"``; ``None`` when the fit has no zone."""
+    if fit.zone is None or fit.offset_h is None:
+        return None
+    offs = " and ".join(_fmt_offset(o) for o in sorted(fit.offsets_h or (fit.offset_h,)))
+    std, summer = _ZONE_WORDS.get(fit.zone, (None, None))
+    dst = fit.dst_share or 0.0
+    if std is None:
+        words = fit.zone
+    elif summer is None or dst <= 0.0:
+        words = f"{std} ({fit.zone})"
+    elif dst >= 1.0:
+        words = f"{summer} ({fit.zone})"
+    else:
+        words = f"{std} and {summer} ({fit.zone}, daylight saving changed during the activity)"
+    return f"{offs}, consistent with {words}"
+
+
+def countries_in_zone(zone: str, at: Sequence[float | datetime], *, tolerance_h: float = 0.5,
+                      weekend: tuple[int, ...] | None = None) -> list[str]:
+    """Countries of :data:`COUNTRY_ZONES` with a zone whose offsets match ``zone``'s at ``at``.
 
     Parameters
     ----------
-    offset_h : float
-        A UTC offset in hours.
+    zone : str
+        An IANA zone.
+    at : sequence of float or datetime
+        Instants (epoch seconds or aware datetimes) at which the offsets are compared, daylight
+        saving included.
     tolerance_h : float
-        Largest distance that still fits.
+        Largest difference in hours, at any instant, that still matches.
     weekend : tuple of int, optional
         Weekend days (Monday = 0) seen in the activity; countries with this weekend come first.
 
@@ -290,15 +502,18 @@ def countries_at_offset(offset_h: float, *, tolerance_h: float = 0.5,
     -------
     list of str
         Country codes, the closest first (ties: matching weekend first, then countries whose
-        main time zone fits, then the most populous).
+        main time zone matches, then the most populous).
     """
     found = []
-    for code, (offs, we, population) in COUNTRY_TIME_ZONES.items():
-        dist = [_offset_distance(offset_h, o) for o in offs]
-        d = min(dist)
+    for code, (zones, we, population) in COUNTRY_ZONES.items():
+        dist = [_zone_distance(zone, z, at) for z in zones]
+        known = [d for d in dist if d is not None]
+        if not known:
+            continue
+        d = min(known)
         if d <= tolerance_h + 1e-9:
             found.append((d, 0 if (weekend is None or tuple(we) == tuple(weekend)) else 1,
-                          int(np.argmin(dist) > 0), -population, code))
+                          int(dist.index(d) > 0), -population, code))
     return [c for *_, c in sorted(found)]
 
 
@@ -307,11 +522,24 @@ def _offset_distance(a: float, b: float) -> float:
     return min(d, 24 - d)
 
 
-def _country_distance(code: str, offset_h: float) -> float | None:
-    z = COUNTRY_TIME_ZONES.get(code)
-    if z is None:
+def _zone_distance(a: str, b: str, at: Sequence[float | datetime]) -> float | None:
+    """Largest difference in hours between zones ``a`` and ``b`` over the instants ``at``."""
+    worst = 0.0
+    for t in at:
+        oa, ob = zone_offset_h(a, t), zone_offset_h(b, t)
+        if oa is None or ob is None:
+            return None
+        worst = max(worst, _offset_distance(oa, ob))
+    return worst
+
+
+def _country_distance(code: str, fit: RhythmFit) -> float | None:
+    """Hours between the fitted zone and the closest zone of country ``code`` at the events."""
+    z = COUNTRY_ZONES.get(code)
+    if z is None or fit.zone is None:
         return None
-    return min(_offset_distance(offset_h, o) for o in z[0])
+    dist = [d for d in (_zone_distance(fit.zone, c, fit.instants) for c in z[0]) if d is not None]
+    return min(dist) if dist else None
 
 
 def _active_window(local48: np.ndarray, cover: float = 0.8) -> tuple[int, int]:
@@ -335,93 +563,213 @@ def _hhmm(half: int) -> str:
     return f"{half // 2:02d}:{'30' if half % 2 else '00'}"
 
 
-def fit_rhythm(counts: np.ndarray, *, office_threshold: float = _DEFAULT.office_threshold,
-               min_events: int = _DEFAULT.min_rhythm_events,
+def _epoch_seconds(times: Any) -> np.ndarray:
+    """Epoch seconds (float64) of numbers, ``datetime64`` values or aware datetimes."""
+    a = np.asarray(times)
+    if a.dtype.kind == "M":
+        return a.astype("datetime64[us]").astype(np.int64) / 1e6
+    if a.dtype.kind == "O":
+        return np.array([t.timestamp() for t in a], dtype=np.float64)
+    return a.astype(np.float64)
+
+
+def _zone_offsets(zone: str, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (seconds) and daylight-saving flags of ``zone`` at each quarter-hour slot.
+
+    Looked up once per UTC day, and per slot only on the days the offset changes."""
+    per_day = 86400 // _SLOT_S
+    days = slots // per_day
+    ud, inv = np.unique(days, return_inverse=True)
+    start = [_offset_s(zone, int(d) * 86400) for d in ud]
+    end = [_offset_s(zone, int(d) * 86400 + 86399) for d in ud]
+    off = np.array([s[0] for s in start], dtype=np.int64)[inv]
+    dst = np.array([s[1] for s in start], dtype=bool)[inv]
+    for j in np.nonzero(np.array([s != e for s, e in zip(start, end, strict=True)]))[0]:
+        idx = np.nonzero(inv == j)[0]
+        vals = [_offset_s(zone, int(slots[i]) * _SLOT_S) for i in idx]
+        off[idx] = [v[0] for v in vals]
+        dst[idx] = [v[1] for v in vals]
+    return off, dst
+
+
+def fit_rhythm(times: Any, *, weights: Any = None, group: Any = None, n_groups: int | None = None,
+               accounts: Sequence[int] | None = None, zones: Sequence[str] = REPRESENTATIVE_ZONES,
+               office_threshold: float = _DEFAULT.office_threshold,
+               min_events: int = MIN_ZONE_EVENTS, min_accounts: int = MIN_ZONE_ACCOUNTS,
                min_office_events: int = _DEFAULT.min_office_events,
                min_strength: float = 0.06, stable_h: float = 2.0) -> list[RhythmFit]:
-    """Fit a working time zone to activity counts by half hour of the UTC week.
+    """Fit the time zone of each group's activity among real zones, daylight saving included.
+
+    Every event is placed at its local half hour of the week in each candidate zone, with the
+    zone's UTC offset at that instant (:mod:`zoneinfo`). Each zone's local week is scored by
+    log-likelihood against an ordinary daily rhythm and office hours (five weekend
+    conventions); the best zone wins, and zones with the same offsets at every event tie (the
+    first in ``zones`` names the fit, the others are listed in ``same_offsets``).
 
     Parameters
     ----------
-    counts : numpy.ndarray
-        ``(networks, 336)`` event counts, bin ``b`` being half hour ``b % 48`` of weekday
-        ``b // 48`` (Monday = 0) in UTC; or ``(networks, 2, 336)``, the same split into two
-        halves of the period (for example even and odd weeks) to check that the rhythm is
-        stable: when both halves have at least ``min_events`` events and their best offsets
-        differ by more than ``stable_h`` hours, the activity has no stable rhythm (bursts at
-        random times) and no offset is given.
+    times : array-like
+        Event times: epoch seconds, ``datetime64`` values or aware datetimes.
+    weights : array-like, optional
+        Events at each time (default 1 each).
+    group : array-like of int, optional
+        The group (network) index of each time, ``0 .. n_groups - 1`` (default: one group).
+    n_groups : int, optional
+        Number of groups (default ``max(group) + 1``).
+    accounts : sequence of int, optional
+        Accounts with events in each group. Given, a group with fewer than ``min_accounts``
+        gets no zone; not given, the number of accounts is not checked.
+    zones : sequence of str
+        Candidate IANA zones (:data:`REPRESENTATIVE_ZONES`); zones unknown to this machine are
+        skipped.
     office_threshold : float
         Nats per event by which the best office-hours template must beat the best daily rhythm
         for ``office_hours``.
-    min_events : int
-        Fewer events give no fit.
+    min_events, min_accounts : int
+        Fewer events, or fewer accounts, give no zone (:data:`MIN_ZONE_EVENTS`,
+        :data:`MIN_ZONE_ACCOUNTS`).
     min_office_events : int
-        Fewer events are never called office hours (a few dozen events from a daily rhythm
-        look like office hours by chance in about one network in twelve).
+        Fewer events are never called office hours.
     min_strength : float
         Nats per event by which the best template must beat a flat week.
     stable_h : float
-        See ``counts``.
+        The even and odd UTC weeks are fitted apart; when both hold at least half of
+        ``min_events`` events and their zones' offsets differ by more than ``stable_h`` hours,
+        the activity has no stable rhythm (bursts at random times) and no zone is given.
 
     Returns
     -------
     list of RhythmFit
-        One per network.
+        One per group.
     """
-    c = np.asarray(counts, dtype=np.float64)
-    halves = c if c.ndim == 3 else None
-    full = halves.sum(axis=1) if halves is not None else c.reshape(-1, _BINS)
-    k, n_off, _ = _SHIFTED.shape
-    flat = _SHIFTED.reshape(k * n_off, _BINS).T
-    is_office = np.array([m[0] == "office" for m in _T_META])
+    t = _epoch_seconds(times)
+    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype=np.float64)
+    g = np.zeros(len(t), dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64)
+    ng = int(n_groups if n_groups is not None else (int(g.max()) + 1 if len(g) else 1))
+    zs = [z for z in zones if _zone(z) is not None]
+    n = np.bincount(g, weights=w, minlength=ng) if len(g) else np.zeros(ng)
+    slots_all = np.floor(t / _SLOT_S).astype(np.int64)
+    uniq, inv = np.unique(slots_all, return_inverse=True)
+    z_off = np.empty((len(zs), len(uniq)), dtype=np.int64)
+    z_dst = np.empty((len(zs), len(uniq)), dtype=bool)
+    for k, z in enumerate(zs):
+        z_off[k], z_dst[k] = _zone_offsets(z, uniq)
+    half_of = ((np.floor(uniq * _SLOT_S / 86400).astype(np.int64) + 3) // 7) % 2  # even/odd week
 
-    def best(ll: np.ndarray, office: bool) -> tuple[int, int, float]:
-        if not office:
-            j = int(np.argmax(ll[0]))
-            return 0, j, float(ll[0, j])
-        sub = np.where(is_office[:, None], ll, -np.inf)
-        t, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
-        return int(t), int(j), float(sub[t, j])
+    out: list[RhythmFit | None] = [None] * ng
+    eligible = []
+    for i in range(ng):
+        acc = None if accounts is None else int(accounts[i])
+        if n[i] < min_events or (acc is not None and acc < min_accounts):
+            need = f"at least {min_events:,} events" + (
+                f" from {min_accounts} accounts" if accounts is not None else "")
+            got = f"{int(n[i]):,} events" + (f" from {acc:,} account{'s' if acc != 1 else ''}"
+                                             if acc is not None else "")
+            out[i] = RhythmFit(int(n[i]), None, False, None, None, None, [], accounts=acc,
+                               reason=f"not enough activity to infer a time zone ({got}; a zone "
+                                      f"needs {need})")
+        else:
+            eligible.append(i)
+    if eligible and zs:
+        order = np.argsort(g, kind="stable")
+        bounds = np.searchsorted(g[order], np.arange(ng + 1))
+        chunk: list[int] = []
+        rows_in = 0
+        for i in eligible:
+            chunk.append(i)
+            rows_in += int(bounds[i + 1] - bounds[i])
+            if rows_in >= 50_000 or len(chunk) >= 64:
+                _fit_chunk(chunk, order, bounds, t, w, inv, uniq, z_off, z_dst, half_of, zs,
+                           accounts, out, office_threshold, min_events, min_office_events,
+                           min_strength, stable_h)
+                chunk, rows_in = [], 0
+        if chunk:
+            _fit_chunk(chunk, order, bounds, t, w, inv, uniq, z_off, z_dst, half_of, zs, accounts,
+                       out, office_threshold, min_events, min_office_events, min_strength,
+                       stable_h)
+    return [f if f is not None else RhythmFit(int(n[i]), None, False, None, None, None, [],
+                                              reason="no candidate zone is known on this machine")
+            for i, f in enumerate(out)]
 
-    n = full.sum(axis=1)
-    ll_full = (full @ flat).reshape(-1, k, n_off)
-    out: list[RhythmFit] = []
-    for i in range(len(full)):
-        if n[i] < min_events:
-            out.append(RhythmFit(int(n[i]), None, False, None, None, None, []))
-            continue
-        _, d_j, d_ll = best(ll_full[i], False)
-        t_o, j_o, o_ll = best(ll_full[i], True)
-        score = (o_ll - d_ll) / n[i]
-        office = score > office_threshold and n[i] >= min_office_events
-        # a rhythm at all: the best template must beat a flat week clearly ...
-        strength = (max(o_ll, d_ll) - n[i] * np.log(1.0 / _BINS)) / n[i]
-        off = float(OFFSETS[j_o] if office else OFFSETS[d_j])
+
+def _fit_chunk(chunk: list[int], order: np.ndarray, bounds: np.ndarray, t: np.ndarray,
+               w: np.ndarray, inv: np.ndarray, uniq: np.ndarray, z_off: np.ndarray,
+               z_dst: np.ndarray, half_of: np.ndarray, zs: list[str],
+               accounts: Sequence[int] | None, out: list[RhythmFit | None],
+               office_threshold: float, min_events: int, min_office_events: int,
+               min_strength: float, stable_h: float) -> None:
+    """Fit the groups of ``chunk`` (see :func:`fit_rhythm`); results go to ``out``."""
+    nz = len(zs)
+    rows = np.concatenate([order[bounds[i]:bounds[i + 1]] for i in chunk])
+    local_g = np.concatenate([np.full(int(bounds[i + 1] - bounds[i]), j, dtype=np.int64)
+                              for j, i in enumerate(chunk)])
+    u = inv[rows]
+    local = uniq[u][None, :] * _SLOT_S + z_off[:, u]  # (zones, rows) local epoch seconds
+    day = np.floor_divide(local, 86400)
+    b = ((day + 3) % 7) * 48 + (local - day * 86400) // 1800
+    h = half_of[u]
+    idx = ((local_g[None, :] * 2 + h[None, :]) * nz + np.arange(nz)[:, None]) * _BINS + b
+    counts = np.bincount(idx.ravel(), weights=np.broadcast_to(w[rows], idx.shape).ravel(),
+                         minlength=len(chunk) * 2 * nz * _BINS).reshape(len(chunk), 2, nz, _BINS)
+    full = counts.sum(axis=1)
+    ll = full @ _LOG_T.T  # (groups, zones, templates)
+    for j, i in enumerate(chunk):
+        sel = local_g == j
+        u_i = u[sel]
+        w_i = w[rows[sel]]
+        ne = float(w_i.sum())
+        li = ll[j]
+        d_z = int(np.argmax(li[:, 0]))
+        d_ll = float(li[d_z, 0])
+        sub = np.where(_IS_OFFICE[None, :], li, -np.inf)
+        o_z, o_t = np.unravel_index(int(np.argmax(sub)), sub.shape)
+        o_ll = float(sub[o_z, o_t])
+        score = (o_ll - d_ll) / ne
+        office = score > office_threshold and ne >= min_office_events
+        strength = (max(o_ll, d_ll) - ne * np.log(1.0 / _BINS)) / ne
+        zi = int(o_z) if office else d_z
+        acc = None if accounts is None else int(accounts[i])
+        ts_i = np.sort(uniq[u_i] * _SLOT_S).astype(np.float64)
+        instants = (float(ts_i[0]), float(ts_i[len(ts_i) // 2]), float(ts_i[-1]))
         stable = strength >= min_strength
-        # ... and both halves of the period must agree on it
-        if stable and halves is not None and (halves[i].sum(axis=1) >= min_events).sum() >= 2:
+        halves = counts[j]
+        if stable and (halves.sum(axis=(1, 2)) / nz >= min_events / 2).all():
             offs = []
-            for h in halves[i]:
-                if h.sum() >= min_events:
-                    _, jh, _ = best((h @ flat).reshape(k, n_off), office)
-                    offs.append(float(OFFSETS[jh]))
-            stable = max(_offset_distance(a, b) for a in offs for b in offs) <= stable_h
+            for hh in range(2):
+                lh = halves[hh] @ _LOG_T.T
+                if office:
+                    sh = np.where(_IS_OFFICE[None, :], lh, -np.inf)
+                    zh = int(np.unravel_index(int(np.argmax(sh)), sh.shape)[0])
+                else:
+                    zh = int(np.argmax(lh[:, 0]))
+                offs.append(zone_offset_h(zs[zh], instants[1]) or 0.0)
+            stable = _offset_distance(offs[0], offs[1]) <= stable_h
         if not stable:
-            out.append(RhythmFit(int(n[i]), None, False, float(score), None, None, [],
-                                 float(strength)))
+            out[i] = RhythmFit(int(ne), None, False, float(score), None, None, [], float(strength),
+                               accounts=acc, instants=instants,
+                               reason=f"{int(ne):,} events without a stable daily pattern (active "
+                                      "around the clock or in bursts): no time zone")
             continue
-        we = _T_META[t_o][1] if office else None
-        local = np.roll(full[i], int(round(off * 2)))  # local bin = utc bin + 2 * offset
+        we = _T_META[int(o_t)][1] if office else None
+        zone_off = z_off[zi, u_i]
+        vals, inv_o = np.unique(zone_off, return_inverse=True)
+        by = np.bincount(inv_o, weights=w_i)
+        offsets = tuple(float(vals[k]) / 3600.0 for k in np.argsort(-by, kind="stable"))
+        dst_share = float((w_i * z_dst[zi, u_i]).sum() / ne)
+        same = tuple(zs[k] for k in range(nz)
+                     if k != zi and np.array_equal(z_off[k, u_i], zone_off))
+        loc = full[j, zi]
         if office:
             days = [d for d in range(7) if d not in (we or ())]
-            local48 = local.reshape(7, 48)[days].sum(axis=0)
+            local48 = loc.reshape(7, 48)[days].sum(axis=0)
         else:
-            local48 = local.reshape(7, 48).sum(axis=0)
+            local48 = loc.reshape(7, 48).sum(axis=0)
         s0, length = _active_window(local48)
-        out.append(RhythmFit(int(n[i]), off, bool(office), float(score), we,
-                             f"{_hhmm(s0)}-{_hhmm(s0 + length)}",
-                             countries_at_offset(off, weekend=we)[:12], float(strength)))
-    return out
+        out[i] = RhythmFit(int(ne), offsets[0], bool(office), float(score), we,
+                           f"{_hhmm(s0)}-{_hhmm(s0 + length)}",
+                           countries_in_zone(zs[zi], instants, weekend=we)[:12], float(strength),
+                           accounts=acc, zone=zs[zi], offsets_h=offsets, dst_share=dst_share,
+                           same_offsets=same, instants=instants)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -520,19 +868,23 @@ def _locate(con: duckdb.DuckDBPyConnection, members: pa.Table, operators: pa.Tab
         operators = members.schema.empty_table()
     con.register("_loc_o", operators)
 
-    # 1. Rhythm from the members' events (public data).
+    # 1. Time zone from the members' events (public data), by quarter hour of UTC time.
     rows = con.execute(
-        "SELECT m.network_id, ((CAST(floor(epoch(e.ts) / 86400) AS BIGINT) + 3) % 7) * 48 "
-        "+ CAST(floor((epoch(e.ts) % 86400) / 1800) AS BIGINT) AS b, "
-        "(CAST(floor((epoch(e.ts) / 86400 + 3) / 7) AS BIGINT) % 2) AS h, count(*) AS n "
+        "SELECT m.network_id, CAST(floor(epoch(e.ts) / 900) AS BIGINT) AS s, count(*) AS n "
         "FROM events e JOIN (SELECT DISTINCT network_id, platform, account_id FROM _loc_m) m "
-        "USING (platform, account_id) GROUP BY ALL").fetchnumpy()
-    counts = np.zeros((len(nets), 2, _BINS))
-    if len(rows["b"]):
-        idx = np.array([net_index[x] for x in rows["network_id"]], dtype=np.int64)
-        np.add.at(counts, (idx, rows["h"].astype(np.int64) % 2, rows["b"].astype(np.int64) % _BINS),
-                  rows["n"].astype(np.float64))
-    fits = fit_rhythm(counts, office_threshold=w.office_threshold, min_events=w.min_rhythm_events,
+        "USING (platform, account_id) WHERE e.ts IS NOT NULL GROUP BY ALL").fetchnumpy()
+    acc_rows = con.execute(
+        "SELECT m.network_id, count(DISTINCT (e.platform, e.account_id)) AS k "
+        "FROM events e JOIN (SELECT DISTINCT network_id, platform, account_id FROM _loc_m) m "
+        "USING (platform, account_id) WHERE e.ts IS NOT NULL GROUP BY ALL").fetchall()
+    n_acc = [0] * len(nets)
+    for net, k in acc_rows:
+        n_acc[net_index[net]] = int(k)
+    idx = np.array([net_index[x] for x in rows["network_id"]], dtype=np.int64)
+    fits = fit_rhythm(np.asarray(rows["s"], dtype=np.float64) * 900.0,
+                      weights=np.asarray(rows["n"], dtype=np.float64), group=idx,
+                      n_groups=len(nets), accounts=n_acc, office_threshold=w.office_threshold,
+                      min_events=w.min_rhythm_events, min_accounts=w.min_rhythm_accounts,
                       min_office_events=w.min_office_events)
 
     # 2. Presented location: claimed countries (pages weigh more) and audience hints.
@@ -567,27 +919,34 @@ def _locate(con: duckdb.DuckDBPyConnection, members: pa.Table, operators: pa.Tab
         tel = telemetry.get(net, False)
         limits: list[str] = []
         conf = "none"
+        zone_words = describe_zone(fit)
         if tel and orig:
             conf = _confidence(orig, kinds.get(net, set()), fit)
-        elif fit.office_hours and fit.countries:
-            # no telemetry: the working time zone is the only origin evidence
-            orig = [{"country": c, "share": round(1.0 / len(fit.countries), 4)}
-                    for c in fit.countries]
-            conf = "low"
-            limits.append("no sessions: origin inferred from activity rhythm only "
-                          f"(office hours at {_fmt_offset(fit.offset_h or 0.0)}; several countries "
-                          "share a time zone)")
         elif not tel:
-            limits.append("no sessions: origin not established (activity follows a daily rhythm, "
-                          "which shows the audience's time zone as much as the operators')"
-                          if fit.offset_h is not None else
-                          "no sessions and no usable activity rhythm: origin not established")
+            # No telemetry: a rhythm gives a time zone, never a country by itself. A country is
+            # named only when the network's own claimed country agrees with office hours there.
+            p = pr[0]["country"] if pr and pr[0]["share"] >= w.min_presented_share else None
+            dist = _country_distance(p, fit) if p and fit.office_hours else None
+            if dist is not None and dist <= 0.5:
+                orig = [{"country": p, "share": 1.0}]
+                conf = "low"
+                evidence[net] = [f"{p}: claimed by {_pct(pr[0]['share'])} of the weighted claims, "
+                                 f"and office hours at {zone_words}, which fits {p}"]
+                limits.append(f"no sessions: origin {p} rests on its claimed country and office "
+                              "hours in one of its time zones; other countries share the zone")
+            elif fit.zone is not None:
+                evidence[net] = ["activity: " + _rhythm_phrase(fit)]
+                limits.append(f"no sessions: origin country not established (activity gives a "
+                              f"time zone only: {zone_words}; a time zone is shared by many "
+                              "countries"
+                              + ("" if fit.office_hours else ", and a daily rhythm shows the "
+                                 "audience's time zone as much as the operators'") + ")")
+            else:
+                limits.append("no sessions and no time zone: origin not established")
         if tel and not orig:
             limits.append("sessions carry no country")
-        if fit.offset_h is None:
-            limits.append(f"rhythm: only {fit.events:,} events" if fit.events < w.min_rhythm_events
-                          else f"rhythm: {fit.events:,} events without a stable daily pattern "
-                          "(active around the clock or in bursts)")
+        if fit.zone is None:
+            limits.append(f"time zone: {fit.reason}" if fit.reason else "time zone not inferred")
         if not pr:
             limits.append("no claimed country or audience: presented location unknown")
         pres_ev = None
@@ -604,10 +963,15 @@ def _locate(con: duckdb.DuckDBPyConnection, members: pa.Table, operators: pa.Tab
             "origin_confidence": conf, "origin_evidence": evidence.get(net, []),
             "presented_country": pr[0]["country"] if pr else None, "presented_countries": pr,
             "presented_evidence": pres_ev, "rhythm_events": fit.events,
+            "rhythm_accounts": fit.accounts,
             "rhythm_offset_h": fit.offset_h, "rhythm_office_hours": fit.office_hours,
             "rhythm_office_score": None if fit.office_score is None else round(fit.office_score, 4),
             "rhythm_weekend": _WEEKEND_NAMES.get(fit.weekend) if fit.weekend else None,
             "rhythm_hours": fit.hours, "rhythm_countries": fit.countries,
+            "time_zone": fit.zone,
+            "time_zone_offset": (" and ".join(_fmt_offset(o) for o in sorted(fit.offsets_h))
+                                 if fit.zone else None),
+            "time_zone_evidence": _zone_evidence(fit),
             "location_mismatch": mismatch, "mismatch_reason": reason,
             "limitations": "; ".join(limits) or None,
         }
@@ -616,13 +980,32 @@ def _locate(con: duckdb.DuckDBPyConnection, members: pa.Table, operators: pa.Tab
     return pa.table(out, schema=LOCATION_SCHEMA)
 
 
+def _zone_label(fit: RhythmFit) -> str:
+    return f"{_fmt_offset(fit.offset_h or 0.0)} ({fit.zone})"
+
+
 def _rhythm_phrase(fit: RhythmFit) -> str:
-    if fit.offset_h is None:
+    if fit.zone is None:
         return ""
     if fit.office_hours:
-        return (f"it works {fit.hours} {_fmt_offset(fit.offset_h)} on weekdays"
+        return (f"it works {fit.hours} {_zone_label(fit)} on weekdays"
                 f" (weekend {_WEEKEND_NAMES.get(fit.weekend or (), '?')})")
-    return f"its activity follows a daily rhythm at {_fmt_offset(fit.offset_h)} (active {fit.hours})"
+    return f"its activity follows a daily rhythm at {_zone_label(fit)} (active {fit.hours})"
+
+
+def _zone_evidence(fit: RhythmFit) -> str | None:
+    """The time zone in plain words, with what it rests on."""
+    words = describe_zone(fit)
+    if words is None:
+        return None
+    kind = (f"office hours {fit.hours} on weekdays, weekend "
+            f"{_WEEKEND_NAMES.get(fit.weekend or (), '?')}" if fit.office_hours
+            else f"a daily rhythm, active {fit.hours}")
+    acc = f" by {fit.accounts:,} accounts" if fit.accounts is not None else ""
+    out = f"{words}: {kind}; {fit.events:,} events{acc}"
+    if fit.same_offsets:
+        out += f"; the same offsets at these events: {', '.join(fit.same_offsets[:6])}"
+    return out
 
 
 def _mismatch(pr: list[dict[str, Any]], orig: list[dict[str, Any]], tel: bool,
@@ -647,14 +1030,16 @@ def _mismatch(pr: list[dict[str, Any]], orig: list[dict[str, Any]], tel: bool,
                        + (f", {notes[p]}" if notes.get(p) else "") + ")")
         rp = _rhythm_phrase(fit)
         if rp:
-            dist = _country_distance(o["country"], fit.offset_h or 0.0)
+            dist = _country_distance(o["country"], fit)
             fits_o = dist is not None and dist <= 1.0
             reason += f" and {rp}" + (f", which fits {o['country']}" if fits_o and fit.office_hours else "")
         return True, reason
-    if fit.office_hours and fit.offset_h is not None:
-        dist = _country_distance(p, fit.offset_h)
+    if fit.office_hours and fit.zone is not None:
+        dist = _country_distance(p, fit)
         if dist is not None and dist > w.rhythm_mismatch_h:
-            zones = ", ".join(_fmt_offset(o) for o in COUNTRY_TIME_ZONES[p][0])
+            zones = ", ".join(f"{z} " + "/".join(sorted({_fmt_offset(zone_offset_h(z, t) or 0.0)
+                                                         for t in fit.instants}))
+                              for z in COUNTRY_ZONES[p][0])
             where = ", ".join(fit.countries[:5]) or "no listed country"
             return True, (f"{head} but {_rhythm_phrase(fit)}, which does not fit {p} ({zones}) "
                           f"and fits {where} (no sessions: rhythm only)")
@@ -667,8 +1052,8 @@ def _confidence(orig: list[dict[str, Any]], kinds: set[str], fit: RhythmFit) -> 
     pooled, consumer), operator or admin sessions, office hours in a zone of the country."""
     top = orig[0]
     k = set(kinds)
-    if fit.office_hours and fit.offset_h is not None:
-        d = _country_distance(top["country"], fit.offset_h)
+    if fit.office_hours and fit.zone is not None:
+        d = _country_distance(top["country"], fit)
         if d is not None and d <= 1.0:
             k.add("rhythm")
     if top["share"] >= 0.6 and len(k) >= 2:
@@ -795,8 +1180,8 @@ def _origin(con: duckdb.DuckDBPyConnection, nets: list[str],
             f = role_w[src] * cat_w[cat]
             if country in pres:
                 f *= w.presented_factor
-            if fit.office_hours and fit.offset_h is not None:
-                d = _country_distance(country, fit.offset_h)
+            if fit.office_hours and fit.zone is not None:
+                d = _country_distance(country, fit)
                 if d is not None and d > 1.0:
                     f *= w.rhythm_factor
             score[country] = score.get(country, 0.0) + f * n
@@ -834,10 +1219,10 @@ def _origin(con: duckdb.DuckDBPyConnection, nets: list[str],
                               "unknown": "mostly without an address"}[worst] + ", down-weighted")
             if c in pres:
                 notes.append("presented country, counted half")
-            if fit.office_hours and fit.offset_h is not None:
-                d = _country_distance(c, fit.offset_h)
+            if fit.office_hours and fit.zone is not None:
+                d = _country_distance(c, fit)
                 if d is not None and d > 1.0:
-                    notes.append(f"outside the working time zone {_fmt_offset(fit.offset_h)}, "
+                    notes.append(f"outside the working time zone {_zone_label(fit)}, "
                                  f"counted {w.rhythm_factor:g}")
             if notes:
                 line += " [" + "; ".join(notes) + "]"
@@ -849,9 +1234,10 @@ def _origin(con: duckdb.DuckDBPyConnection, nets: list[str],
                 k.add("member sessions")
             if by_src[top].get("operator", 0) or by_src[top].get("admin", 0):
                 k.add("operator/admin sessions")
-        if fit.offset_h is not None:
+        if fit.zone is not None:
             ev.append(("activity: " + _rhythm_phrase(fit)
-                       + (f"; fits {', '.join(fit.countries[:6])}" if fit.countries else "")))
+                       + (f"; consistent with {', '.join(fit.countries[:6])}"
+                          if fit.countries else "")))
         evidence[net] = ev
         kinds[net] = k
     return origin, evidence, n_ses, telemetry, kinds, short

@@ -37,8 +37,8 @@ of posts carry a link) with at least two signs of bulk operation among ``bulk_cr
 ``one_user_agent`` (one user agent for 20+ accounts), ``round_the_clock`` (active in at least
 20 of the 24 hours of the day, when the behaviour table gives it) and ``no_persona`` (at
 least 70% of the accounts have no bio), and no pages among its core members (pages posing as
-local outlets are what a political operation builds; a link farm has no use for them;
-the behaviour table is computed over core members, see :mod:`.assess`).
+local outlets are what a political operation builds; a link farm has no use for them; a page
+it only amplifies does not count, see :mod:`.assess`).
 
 Verdict: ``spam`` by the spam rule; else ``cib`` with two or more kinds of deception and
 more kinds of deception than of evidence against (``distinct_personas`` aside: careful
@@ -140,7 +140,7 @@ def _would_change(verdict: str, dec: list[str], against: list[str], spam: list[s
 
 def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
            links: pa.Table | None = None, location: pa.Table | None = None,
-           telemetry: bool = True) -> pa.Table:
+           telemetry: bool = True, pages: dict[str, int] | None = None) -> pa.Table:
     """The verdict of each network, with its reasons.
 
     Parameters
@@ -153,6 +153,10 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
         :func:`~.location.locate_networks`.
     telemetry : bool
         Whether the workspace has sessions or roles at all (public data has none).
+    pages : dict of str to int, optional
+        Pages and channels each network runs (:func:`lockstep.attribution.assess`): a
+        network that runs pages is not judged a link farm. Without it, the pages among the
+        members of the behaviour table count.
 
     Returns
     -------
@@ -249,7 +253,8 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
                 spam.append("no_persona")
         if not telemetry:
             limits.append(NO_TELEMETRY)
-        runs_pages = (b.get("n_pages") or 0) + (b.get("n_channels") or 0) > 0
+        runs_pages = ((pages or {}).get(nid, 0) if pages is not None
+                      else (b.get("n_pages") or 0) + (b.get("n_channels") or 0)) > 0
         if len(spam) >= MIN_SPAM_SIGNS and not runs_pages:
             verdict, conf = "spam", "high" if len(spam) >= 3 else "medium"
             reasons.insert(0, f"spam: {_pct(link)} of its posts push links "
