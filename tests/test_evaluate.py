@@ -162,3 +162,66 @@ def test_both_evaluations_pick_the_same_best_match_on_a_tie():
     rep = evaluate_assessment(members, accounts, inv, ops, truth)
     assert det.best_match == rep.networks[0]["best_match"] == "N1"
     assert rep.networks[0]["verdict"] == "cib"
+
+
+def _export_fixture() -> tuple[pa.Table, pa.Table]:
+    truth = pa.table({
+        "platform": ["x"] * 7,
+        "account_id": ["op", "f1", "f2", "s1", "s2", "m1", "m2"],
+        "network_id": ["c1", "c1", "c1", "s1", "s1", "a1", "a1"],
+        "network_kind": ["cib", "cib", "cib", "spam", "spam", "authentic", "authentic"],
+        "role": ["operator", "fake", "fake", "spam_bot", "spam_bot", "member", "member"],
+    })
+    # N1: the CIB network (f1, f2 as assets, op exported as operator) plus one ordinary account;
+    # N2: one spam bot labelled cib; N3: ordinary people only, with an "operator" who is their
+    # own twin; N4: an authentic member, labelled authentic.
+    acc = pa.table({
+        "network_id": ["N1", "N1", "N1", "N1", "N2", "N3", "N3", "N3", "N4"],
+        "platform": ["x"] * 9,
+        "account_id": ["f1", "f2", "o1", "op", "s1", "o2", "o3", "o4", "m1"],
+        "role": ["asset", "asset", "asset", "operator", "asset", "asset", "asset", "operator",
+                 "asset"],
+        "verdict": ["cib", "cib", "cib", "cib", "cib", "cib", "cib", "cib", "authentic"],
+    })
+    return acc, truth
+
+
+def test_evaluate_export_counts_what_a_user_exports():
+    from lockstep.evaluate import evaluate_export
+
+    acc, truth = _export_fixture()
+    r = evaluate_export(acc, truth)
+    # labelled cib: f1 f2 o1 op s1 o2 o3 o4 (8), of which op f1 f2 are planted cib
+    assert r.cib.planted == 3 and r.cib.flagged == 3
+    assert r.cib.precision == pytest.approx(3 / 8) and r.cib.recall == 1.0
+    assert (r.spam_as_cib, r.spam_total, r.spam_as_cib_share) == (1, 2, 0.5)
+    assert (r.authentic_as_cib, r.authentic_total) == (0, 2)
+    assert r.listed_networks == 4 and r.listed_accounts == 9
+    assert r.listed_ordinary == 4 and r.listed_ordinary_share == pytest.approx(4 / 9)
+    assert r.listed_without_planted == 1 and r.listed_without_planted_share == 0.25
+    assert (r.operators_exported, r.operators_true, r.operators_correct) == (2, 1, 1)
+    assert r.operator_precision == 0.5 and r.operator_recall == 1.0
+    d = r.to_dict()
+    assert d["cib"]["precision"] == pytest.approx(3 / 8) and d["operator_precision"] == 0.5
+    json.dumps(d)
+
+
+def test_evaluate_export_listed_networks_and_edge_cases():
+    from lockstep.evaluate import all_networks, evaluate_export
+
+    acc, truth = _export_fixture()
+    assert all_networks(acc) == {"N1", "N2", "N3", "N4"}
+
+    class Run:  # an assessed run: all_networks reads its assessment's account table
+        class assessment:  # noqa: N801
+            accounts = acc
+
+    assert all_networks(Run()) == all_networks(acc)
+    r = evaluate_export(acc, truth, listed={"N1", "N2"})
+    assert r.listed_networks == 2 and r.listed_accounts == 5 and r.listed_ordinary == 1
+    assert r.listed_without_planted == 0
+    # the listed cut does not change verdict or operator metrics
+    assert r.cib == evaluate_export(acc, truth).cib and r.operators_exported == 2
+    empty = evaluate_export(acc.slice(0, 0), truth, listed=set())
+    assert empty.cib.precision is None and empty.listed_ordinary_share is None
+    assert empty.operator_precision is None and empty.operator_recall == 0.0

@@ -171,9 +171,12 @@ def simulate(
     scale: Annotated[str, typer.Option(help="small (~200k events), medium (~2M) or large (~10M).")] = "small",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same world.")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    population: Annotated[str, typer.Option(
+        help="standard, or randomised: each seed draws its own population of ordinary behaviour "
+             "that looks like coordination (written to population.json).")] = "standard",
 ) -> None:
     """Write a synthetic world with ground truth (generic format v1 plus a truth table)."""
-    summary = _simulate(out_dir, scale, seed, fmt)
+    summary = _simulate(out_dir, scale, seed, fmt, population)
     out.print(f"wrote {out_dir} in {summary.elapsed_s:.0f} s: {summary.events:,} events, "
               f"{summary.accounts:,} accounts, {summary.sessions:,} sessions, "
               f"{summary.roles:,} roles, {summary.truth_rows:,} truth rows")
@@ -181,7 +184,8 @@ def simulate(
         f"{n} {k}" for k, n in sorted(summary.networks_by_kind.items())))
 
 
-def _simulate(out_dir: Path, scale: str, seed: int, fmt: str):  # type: ignore[no-untyped-def]
+def _simulate(out_dir: Path, scale: str, seed: int, fmt: str,  # type: ignore[no-untyped-def]
+              population: str = "standard"):
     from lockstep.exceptions import UsageError
     from lockstep.simulate import simulate as run_simulate
 
@@ -192,7 +196,8 @@ def _simulate(out_dir: Path, scale: str, seed: int, fmt: str):  # type: ignore[n
             def cb(stage: str, frac: float) -> None:
                 prog.update(task, description=f"simulate: {stage}", completed=round(frac * 100))
 
-            return run_simulate(out_dir, scale=scale, seed=seed, fmt=fmt, progress=cb)
+            return run_simulate(out_dir, scale=scale, seed=seed, fmt=fmt, progress=cb,
+                                population=population)
     except ValueError as exc:  # the simulator's refusals (scale, format, non-empty dir)
         raise UsageError(str(exc)) from None
 

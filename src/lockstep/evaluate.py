@@ -31,8 +31,9 @@ from lockstep.exceptions import UsageError
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
-__all__ = ["evaluate", "evaluate_assessment", "read_truth", "EvaluationReport",
-           "AssessmentReport", "GroupScore", "NetworkMatch", "TRUTH_COLUMNS"]
+__all__ = ["evaluate", "evaluate_assessment", "evaluate_export", "all_networks", "read_truth",
+           "EvaluationReport", "AssessmentReport", "ExportReport", "GroupScore", "NetworkMatch",
+           "TRUTH_COLUMNS"]
 
 #: Columns of the truth table :func:`read_truth` returns.
 TRUTH_COLUMNS = ("platform", "account_id", "network_id", "network_kind", "operator_id",
@@ -438,3 +439,173 @@ def evaluate_assessment(members: pa.Table, accounts: pa.Table, inventory: pa.Tab
                             authentic_as_cib=len(auth & cib_flag), authentic_total=len(auth),
                             spam_as_cib=len(spam & cib_flag), operators=ops, origin=origin,
                             networks=nets)
+
+
+def all_networks(source: Any) -> set[str]:
+    """Every network of an exported account table: the default "listed" networks.
+
+    Point a benchmark at another function of the same shape to count a triage cut instead.
+
+    Parameters
+    ----------
+    source : pyarrow.Table or run
+        ``Assessment.accounts`` (the rows of ``lockstep export networks --format csv``), or an
+        assessed run (its ``assessment.accounts``).
+
+    Returns
+    -------
+    set of str
+        Network ids.
+    """
+    accounts = source.assessment.accounts if hasattr(source, "assessment") else source
+    return {str(n) for n in _col(accounts, "network_id") if n is not None}
+
+
+@dataclass
+class ExportReport:
+    """What a user exporting the networks would get wrong or right; see :func:`evaluate_export`.
+
+    Attributes
+    ----------
+    cib : GroupScore
+        Account-level precision and recall of the ``cib`` verdict (as in
+        :class:`AssessmentReport`).
+    spam_as_cib, spam_total : int
+        Spam accounts labelled ``cib``, and all planted spam accounts.
+    authentic_as_cib, authentic_total : int
+        Members of authentic networks labelled ``cib``, and all of them.
+    listed_networks : int
+        Networks counted as listed.
+    listed_accounts, listed_ordinary : int
+        Distinct accounts exported in listed networks (assets and operators), and those of
+        them in no planted network.
+    listed_without_planted : int
+        Listed networks none of whose exported accounts is planted.
+    operators_exported, operators_true, operators_correct : int
+        Accounts exported with ``role`` ``operator`` (any network, any verdict), accounts with
+        truth role ``operator``, and both.
+    """
+
+    cib: GroupScore
+    spam_as_cib: int
+    spam_total: int
+    authentic_as_cib: int
+    authentic_total: int
+    listed_networks: int
+    listed_accounts: int
+    listed_ordinary: int
+    listed_without_planted: int
+    operators_exported: int
+    operators_true: int
+    operators_correct: int
+
+    @property
+    def spam_as_cib_share(self) -> float | None:
+        """``spam_as_cib / spam_total``."""
+        return _ratio(self.spam_as_cib, self.spam_total)
+
+    @property
+    def authentic_as_cib_share(self) -> float | None:
+        """``authentic_as_cib / authentic_total``."""
+        return _ratio(self.authentic_as_cib, self.authentic_total)
+
+    @property
+    def listed_ordinary_share(self) -> float | None:
+        """Share of accounts in listed networks that are ordinary."""
+        return _ratio(self.listed_ordinary, self.listed_accounts)
+
+    @property
+    def listed_without_planted_share(self) -> float | None:
+        """Share of listed networks holding no planted account."""
+        return _ratio(self.listed_without_planted, self.listed_networks)
+
+    @property
+    def operator_precision(self) -> float | None:
+        """Exported operators that are true operators."""
+        return _ratio(self.operators_correct, self.operators_exported)
+
+    @property
+    def operator_recall(self) -> float | None:
+        """True operators exported as operators."""
+        return _ratio(self.operators_correct, self.operators_true)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts and ratios as plain JSON-ready values."""
+        d: dict[str, Any] = {k: v for k, v in vars(self).items() if k != "cib"}
+        d["cib"] = vars(self.cib).copy()
+        for k in ("spam_as_cib_share", "authentic_as_cib_share", "listed_ordinary_share",
+                  "listed_without_planted_share", "operator_precision", "operator_recall"):
+            d[k] = getattr(self, k)
+        return d
+
+
+def evaluate_export(accounts: pa.Table, truth: pa.Table, *,
+                    listed: set[str] | None = None) -> ExportReport:
+    """Score the exported account table (``verdict`` and ``role`` per account) against truth.
+
+    This is what ``lockstep export networks --format csv`` writes: one row per account of a
+    network, ``role`` ``asset`` or ``operator``, and the network's ``verdict``.
+
+    Parameters
+    ----------
+    accounts : pyarrow.Table
+        ``Assessment.accounts``: ``network_id, platform, account_id, role, verdict``.
+    truth : pyarrow.Table
+        :func:`read_truth`.
+    listed : set of str, optional
+        Ids of the networks a user is shown (a triage cut); all networks of ``accounts``
+        when omitted (see :func:`all_networks`).
+
+    Returns
+    -------
+    ExportReport
+
+    Examples
+    --------
+    >>> truth = pa.table({"platform": ["x"] * 3, "account_id": ["a", "b", "s"],
+    ...                   "network_id": ["c1", "c1", "s1"], "network_kind": ["cib", "cib", "spam"],
+    ...                   "role": ["operator", "fake", "spam_bot"]})
+    >>> acc = pa.table({"network_id": ["N1", "N1", "N2", "N2"], "platform": ["x"] * 4,
+    ...                 "account_id": ["b", "a", "s", "o"],
+    ...                 "role": ["asset", "operator", "asset", "asset"],
+    ...                 "verdict": ["cib", "cib", "cib", "cib"]})
+    >>> r = evaluate_export(acc, truth)
+    >>> r.spam_as_cib, r.listed_ordinary, r.operator_precision
+    (1, 1, 1.0)
+    """
+    listed = all_networks(accounts) if listed is None else {str(n) for n in listed}
+    planted: set[Key] = set()
+    by_kind: dict[str, set[Key]] = defaultdict(set)
+    true_ops: set[Key] = set()
+    for k, net, kind, role in zip(_keys(truth), _col(truth, "network_id"),
+                                  _col(truth, "network_kind"), _col(truth, "role")):
+        if not net:
+            continue
+        planted.add(k)
+        by_kind[str(kind)].add(k)
+        if role == "operator":
+            true_ops.add(k)
+    cib_flag: set[Key] = set()
+    ops: set[Key] = set()
+    in_listed: dict[str, set[Key]] = defaultdict(set)
+    for k, net, role, verdict in zip(_keys(accounts), _col(accounts, "network_id"),
+                                     _col(accounts, "role"), _col(accounts, "verdict")):
+        if verdict == "cib":
+            cib_flag.add(k)
+        if role == "operator":
+            ops.add(k)
+        if net is not None and str(net) in listed:
+            in_listed[str(net)].add(k)
+    P_cib = by_kind.get("cib", set())
+    cib = _score("verdict=cib", P_cib, cib_flag, len(cib_flag - P_cib))
+    listed_acc = set().union(*in_listed.values()) if in_listed else set()
+    empty = sum(1 for n in listed if not (in_listed.get(n, set()) & planted))
+    return ExportReport(
+        cib=cib, spam_as_cib=len(by_kind.get("spam", set()) & cib_flag),
+        spam_total=len(by_kind.get("spam", set())),
+        authentic_as_cib=len(by_kind.get("authentic", set()) & cib_flag),
+        authentic_total=len(by_kind.get("authentic", set())),
+        listed_networks=len(listed), listed_accounts=len(listed_acc),
+        listed_ordinary=len(listed_acc - planted), listed_without_planted=empty,
+        operators_exported=len(ops), operators_true=len(true_ops),
+        operators_correct=len(ops & true_ops))

@@ -38,6 +38,13 @@ In Parquet, timestamps are UTC timestamp columns (whole seconds, stored by Parqu
 ``2026-03-01T08:15:00Z`` and multi-valued fields are whitespace-separated. Ids are strings
 (decimal digits; event ids exceed 2**53). The same seed gives byte-identical files.
 
+``population="randomised"`` builds a second kind of world in which every seed draws its own
+population style (:mod:`.style`): generic bios held by thousands, one person's accounts on
+several platforms sharing their own devices, households, workplaces and class sign-ups, NAT
+pools, commercial VPN exits, expats, memes, cascades, fan bases, live events, influencer pods,
+agencies, authentic campaigns, newsroom social desks, and varied spam and CIB styles
+(:mod:`.randomised`; ``docs/worlds.md``). It also writes ``population.json`` (what was drawn).
+
 Scales: ``small`` (~200k events, 20k people), ``medium`` (~2M, 200k), ``large`` (~10M, 1M),
 plus ``tiny`` (~80k events, 4k people; the planted networks dominate it) for quick
 experiments. For a given seed the planted networks are the same at every scale (same sizes,
@@ -46,6 +53,7 @@ parameters and nearly the same events); only the ordinary world around them grow
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -65,14 +73,20 @@ from .infra import DeviceRegistry, IpAllocator
 from .networks import NetworkRegistry, RoleLog
 from .organic import generate_organic
 from .population import build_population, ordinary_roles
+from .randomised import build_randomised
 from .sessions import SessionLog, ordinary_sessions
 from .spam import plant_spam
+from .style import PopulationStyle, draw_style, style_dict
 from .summary import SimulationSummary, summarize
 from .vocab import Vocabulary
 from .world import World
 from .writer import FORMATS
 
-__all__ = ["FORMATS", "SCALES", "SimulationSummary", "simulate"]
+__all__ = ["FORMATS", "POPULATIONS", "SCALES", "PopulationStyle", "SimulationSummary", "draw_style",
+           "simulate"]
+
+#: Kinds of population: the standard one, or one drawn per seed (see ``docs/worlds.md``).
+POPULATIONS = ("standard", "randomised")
 
 Progress = Callable[[str, float], None]
 
@@ -125,6 +139,7 @@ def simulate(
     seed: int = 0,
     fmt: str = "parquet",
     progress: Progress | None = None,
+    population: str = "standard",
 ) -> SimulationSummary:
     """Simulate a world and write it as generic-v1 tables with ground truth.
 
@@ -142,6 +157,11 @@ def simulate(
     progress : callable, optional
         Called as ``progress(stage_name, fraction)`` with the overall fraction done (0 to 1,
         non-decreasing) as work goes.
+    population : str, optional
+        ``"standard"`` (the same population at every seed) or ``"randomised"``: every seed
+        draws its own population style (bios, cross-platform twins, households, workplaces,
+        NAT, VPNs, memes, cascades, fan bases, live events, campaigns, desks, agencies, pods,
+        expats, spam and CIB styles), written to ``population.json``.
 
     Returns
     -------
@@ -151,7 +171,8 @@ def simulate(
     Raises
     ------
     ValueError
-        For an unknown scale or format, a negative seed, or a non-empty output directory.
+        For an unknown scale, format or population, a negative seed, or a non-empty output
+        directory.
 
     Examples
     --------
@@ -164,10 +185,16 @@ def simulate(
         raise ValueError(f"unknown format {fmt!r}; choose one of {list(FORMATS)}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
+    if population not in POPULATIONS:
+        raise ValueError(f"unknown population {population!r}; choose one of {list(POPULATIONS)}")
     path = _check_out(out)
     started = time.perf_counter()
     tick = _Ticker(progress)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), 0x10C5]).spawn(10)]
+    if population == "randomised":
+        w, n_cascades, style, counts = build_randomised(cfg, int(seed), rngs, tick)
+        return _finish(w, n_cascades, path, fmt, scale, int(seed), tick, started,
+                       {"population": "randomised", "style": style_dict(style), "counts": counts})
 
     tick("population", 0.0)
     vocab = Vocabulary(rngs[0], n_articles=max(20_000, cfg.n_users // 4), n_images=max(5_000, cfg.n_users // 20))
@@ -198,13 +225,19 @@ def simulate(
         tick("cib operations", (i + 1) / len(ops))
     plant_spam(rngs[8], w)
     tick("spam networks", 1.0)
+    return _finish(w, len(cascades), path, fmt, scale, int(seed), tick, started, None)
 
-    ev, num, by_source = log.finalize()
+
+def _finish(w: World, n_cascades: int, path: Path, fmt: str, scale: str, seed: int, tick: _Ticker,
+            started: float, population: dict | None) -> SimulationSummary:
+    """Sort, write and summarise a built world (``population.json`` when one was drawn)."""
+    ev, num, by_source = w.log.finalize()
     tick("sort events", 1.0)
     path.mkdir(parents=True, exist_ok=True)
     written = write_world(w, ev, num, fmt, path, tick)
-
-    summary = summarize(w, ev, by_source, len(cascades), written, path, scale, int(seed), fmt)
+    if population is not None:
+        (path / "population.json").write_text(json.dumps(population, indent=1, default=int) + "\n")
+    summary = summarize(w, ev, by_source, n_cascades, written, path, scale, seed, fmt)
     summary.elapsed_s = time.perf_counter() - started
     tick("write truth", 1.0)
     return summary

@@ -74,7 +74,8 @@ COMMUNITIES: tuple[CommunitySpec, ...] = (
 _PARTIES = ("Civic Renewal", "Heritage First", "People's Progress", "New Dawn", "United Farmers",
             "Liberty Alliance")
 _HUB_SUFFIX = {"fan club": ("Fan Club", "Army", "Nation"), "activists": ("Now", "Alliance", "Action"),
-               "newsroom": ("Gazette", "Chronicle", "Evening Post")}
+               "newsroom": ("Gazette", "Chronicle", "Evening Post"),
+               "union": ("Workers Union", "Solidarity", "Union Local")}
 
 
 def _hub_name(rng: np.random.Generator, w: World, spec: CommunitySpec, party: str) -> tuple[str, str]:
@@ -85,7 +86,8 @@ def _hub_name(rng: np.random.Generator, w: World, spec: CommunitySpec, party: st
     return f"{word} {sfx[int(rng.integers(len(sfx)))]}", word
 
 
-def plant_authentic(rng: np.random.Generator, w: World) -> None:
+def plant_authentic(rng: np.random.Generator, w: World,
+                    specs: tuple[CommunitySpec, ...] = COMMUNITIES) -> None:
     """Plant all authentic communities into the world.
 
     Parameters
@@ -94,9 +96,11 @@ def plant_authentic(rng: np.random.Generator, w: World) -> None:
         Source of randomness.
     w : World
         The world (members are recruited from its ordinary population).
+    specs : tuple of CommunitySpec, optional
+        The communities (:data:`COMMUNITIES` when omitted).
     """
     parties = list(rng.permutation(_PARTIES))
-    for i, (spec, sub) in enumerate(zip(COMMUNITIES, rng.spawn(len(COMMUNITIES)), strict=True)):
+    for i, (spec, sub) in enumerate(zip(specs, rng.spawn(len(specs)), strict=True)):
         _community(sub, w, i, spec, str(parties[i % len(parties)]))
 
 

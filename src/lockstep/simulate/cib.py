@@ -120,7 +120,10 @@ def _operators(rng: np.random.Generator, w: World, origin: int, tp: TierParams,
     return ops, pos
 
 
-def plan_operations(rng: np.random.Generator, w: World) -> list[Operation]:
+def plan_operations(
+    rng: np.random.Generator, w: World, tiers: dict[int, TierParams] | None = None,
+    ops_per_tier: dict[int, int] | None = None,
+) -> list[Operation]:
     """Create the accounts, roles and ground truth of every CIB operation.
 
     Parameters
@@ -129,6 +132,10 @@ def plan_operations(rng: np.random.Generator, w: World) -> list[Operation]:
         Source of randomness.
     w : World
         The world.
+    tiers : dict[int, TierParams], optional
+        Parameters per tier (:data:`~lockstep.simulate.tiers.TIERS` when omitted).
+    ops_per_tier : dict[int, int], optional
+        Operations per tier (at most 6; :data:`OPS_PER_TIER` each when omitted).
 
     Returns
     -------
@@ -139,9 +146,10 @@ def plan_operations(rng: np.random.Generator, w: World) -> list[Operation]:
     employers = list(rng.permutation(EMPLOYERS))
     used_names: set[str] = set()
     for tier in (1, 2, 3):
-        tp = TIERS[tier]
+        tp = (tiers or TIERS)[tier]
         cands = OP_CANDIDATES[tier]
-        for ci in rng.permutation(len(cands))[:OPS_PER_TIER]:
+        k = OPS_PER_TIER if ops_per_tier is None else ops_per_tier.get(tier, 0)
+        for ci in rng.permutation(len(cands))[:k]:
             origin_code, target_code = cands[int(ci)]
             employer = str(employers[len(ops) % len(employers)])
             sub = rng.spawn(1)[0]
@@ -182,6 +190,8 @@ def _plan_one(rng: np.random.Generator, w: World, i: int, tier: int, tp: TierPar
         bios, bio_p = reg.intern(persona), 0.8
     else:
         bios, bio_p = _ordinary_bios(w), 0.35
+    if tp.fake_bio_p is not None:
+        bio_p = tp.fake_bio_p
     fakes, _ = draw_people(rng, reg, n_fakes, fake_platform, np.full(n_fakes, target), age,
                            bios, bio_p, styles)
     reg.set("created", fakes, created)

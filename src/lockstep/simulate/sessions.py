@@ -61,6 +61,8 @@ class PersonalInfra:
         Address codes and device numbers (``-1``: none).
     carrier_pool : dict[int, numpy.ndarray]
         Carrier-grade NAT addresses per country, most used first.
+    household, workplace : numpy.ndarray or None
+        Household and workplace number per person (``-1``: none).
     """
 
     home_ip: np.ndarray
@@ -68,9 +70,12 @@ class PersonalInfra:
     desktop: np.ndarray
     office_ip: np.ndarray
     carrier_pool: dict[int, np.ndarray]
+    household: np.ndarray | None = None
+    workplace: np.ndarray | None = None
 
 
-def _households(rng: np.random.Generator, country: np.ndarray, share: float) -> np.ndarray:
+def _households(rng: np.random.Generator, country: np.ndarray, share: float,
+                max_size: int = 4) -> np.ndarray:
     """Household number per person (``-1`` for people living alone on the platforms)."""
     house = np.full(len(country), -1, dtype=np.int64)
     next_id = 0
@@ -79,7 +84,7 @@ def _households(rng: np.random.Generator, country: np.ndarray, share: float) -> 
         if len(members) < 2:
             continue
         members = rng.permutation(members)
-        sizes = rng.integers(2, 5, len(members) // 2 + 1)
+        sizes = rng.integers(2, max_size + 1, len(members) // 2 + 1)
         labels = np.repeat(np.arange(len(sizes)), sizes)[: len(members)]
         house[members] = next_id + labels
         next_id += len(sizes)
@@ -104,7 +109,9 @@ def _clusters(rng: np.random.Generator, country: np.ndarray, share: float, alpha
 
 def ordinary_sessions(
     rng: np.random.Generator, pop: Population, ips: IpAllocator, devices: DeviceRegistry,
-    log: SessionLog, events_per_user: np.ndarray,
+    log: SessionLog, events_per_user: np.ndarray, *, household_share: float = 0.14,
+    household_max: int = 4, work_share: float = 0.22, work_alpha: float = 1.1, work_max: int = 400,
+    nat_subscribers: int = 700, person: np.ndarray | None = None,
 ) -> PersonalInfra:
     """Give every ordinary person devices, addresses and sessions.
 
@@ -122,6 +129,16 @@ def ordinary_sessions(
         Receives the sessions.
     events_per_user : numpy.ndarray
         Events of each person (more active people log in more often).
+    household_share, household_max : float, int, optional
+        Share of people living with others on the platforms, and the largest household.
+    work_share, work_alpha, work_max : float, float, int, optional
+        Share of people with a workplace address, Pareto shape and cap of workplace sizes.
+    nat_subscribers : int, optional
+        Subscribers of a mobile carrier per carrier-grade NAT address.
+    person : numpy.ndarray, optional
+        Position of the account's person (their first account) per position; an account of
+        a person who has several uses that person's phone, computer, home and office
+        addresses, household and carrier.
 
     Returns
     -------
@@ -130,7 +147,7 @@ def ordinary_sessions(
     """
     n = len(pop.users)
     country = pop.country
-    house = _households(rng, country, 0.14)
+    house = _households(rng, country, household_share, household_max)
     n_house = int(house.max()) + 1 if n else 0
     # One home address per household, one per person otherwise.
     owner = np.where(house >= 0, house, n_house + np.arange(n))
@@ -153,7 +170,7 @@ def ordinary_sessions(
     desktop = np.full(n, -1, dtype=np.int64)
     desktop[has_desk] = devices.add(DESKTOP, int(has_desk.sum()))
 
-    work = _clusters(rng, country, 0.22, 1.1, 3, 400)
+    work = _clusters(rng, country, work_share, work_alpha, 3, work_max)
     n_work = int(work.max()) + 1 if (work >= 0).any() else 0
     work_country = np.zeros(max(n_work, 1), dtype=np.int64)
     work_country[work[work >= 0]] = country[work >= 0]
@@ -164,12 +181,19 @@ def ordinary_sessions(
     carrier = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
     cid = country.astype(np.int64) * 3 + carrier
     counts = np.bincount(cid, minlength=len(COUNTRIES) * 3)
-    pool_size = np.maximum(1, counts // 700)
+    pool_size = np.maximum(1, counts // nat_subscribers)
     pool_start = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(pool_size, out=pool_start[1:])
     nat = np.concatenate([ips.take(k // 3, int(pool_size[k])) for k in range(len(counts))])
     carrier_pool = {ci: nat[pool_start[3 * ci]: pool_start[3 * ci + 1]] for ci in range(len(COUNTRIES))}
     mobile_p = np.where(rng.random(n) < 0.25, 0.0, rng.beta(2.0, 2.0, n))
+    if person is not None:
+        # One person, several accounts: the same phone, computer, addresses and carrier.
+        alias = np.flatnonzero(person != np.arange(n))
+        src = person[alias]
+        for arr in (home_ip, home_ip2, switch, tablet, phone, desktop, office_ip, mobile_p, cid,
+                    house, work):
+            arr[alias] = arr[src]
 
     # Sessions.
     n_s = 1 + rng.poisson(np.minimum(1.0 + 0.25 * events_per_user, 20.0))
@@ -207,4 +231,4 @@ def ordinary_sessions(
     dev[use_tab] = tablet[u][use_tab]
     log.add(pop.users[u], ts, ip, dev, sess_country)
     return PersonalInfra(home_ip=home_ip, phone=phone, desktop=desktop, office_ip=office_ip,
-                         carrier_pool=carrier_pool)
+                         carrier_pool=carrier_pool, household=house, workplace=work)

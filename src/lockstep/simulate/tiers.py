@@ -89,6 +89,8 @@ class TierParams:
         Slip sessions of an operator who slips.
     max_slipping_operators : int
         Most operators who slip.
+    fake_bio_p : float or None
+        Share of fakes with a bio (``None``: 0.8 with a persona pool, else 0.35).
     """
 
     assets: tuple[int, int]
@@ -125,6 +127,7 @@ class TierParams:
     slip_p: float
     slips: tuple[int, int]
     max_slipping_operators: int
+    fake_bio_p: float | None = None
 
 
 TIERS: dict[int, TierParams] = {
