@@ -19,7 +19,7 @@ Usage: ``python benchmarks/detect.py --scale small --scale medium --scale large 
 Issue 12 (randomised worlds, every seed draws its own population; ``docs/worlds.md``)::
 
     python benchmarks/detect.py --population randomised --seeds 101-110 [--scale small]
-        [--listed lockstep.evaluate:all_networks]
+        [--listed lockstep.evaluate:listed_networks]
 
 prints one row per seed, then the mean and the worst seed, of what a user exporting the
 networks (``lockstep export networks --format csv``) gets: ``cib`` precision and recall
@@ -209,7 +209,7 @@ def main() -> None:
     ap.add_argument("--population", choices=("standard", "randomised"), default="standard")
     ap.add_argument("--seeds", default="101-110",
                     help="randomised: seeds as a range and/or list, e.g. 101-110 or 5,7,9")
-    ap.add_argument("--listed", default="lockstep.evaluate:all_networks",
+    ap.add_argument("--listed", default="lockstep.evaluate:listed_networks",
                     help="randomised: module:function giving the listed network ids of a run")
     ap.add_argument("--json", type=Path, help="randomised: also write the rows here")
     args = ap.parse_args()

@@ -31,8 +31,8 @@ from lockstep.exceptions import UsageError
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
-__all__ = ["evaluate", "evaluate_assessment", "evaluate_export", "all_networks", "read_truth",
-           "EvaluationReport", "AssessmentReport", "ExportReport", "GroupScore", "NetworkMatch",
+__all__ = ["evaluate", "evaluate_assessment", "listed_networks", "evaluate_export",
+           "all_networks", "read_truth", "EvaluationReport", "AssessmentReport", "ExportReport", "GroupScore", "NetworkMatch",
            "TRUTH_COLUMNS"]
 
 #: Columns of the truth table :func:`read_truth` returns.
@@ -459,6 +459,16 @@ def all_networks(source: Any) -> set[str]:
     """
     accounts = source.assessment.accounts if hasattr(source, "assessment") else source
     return {str(n) for n in _col(accounts, "network_id") if n is not None}
+
+
+def listed_networks(run: Any) -> set[str]:
+    """The networks an assessed run lists by default (its triage cut:
+    ``inventory.listed``, see :mod:`lockstep.attribution.assess`); every network when the
+    assessment predates triage."""
+    inv = run.assessment.inventory
+    if "listed" not in inv.column_names:
+        return all_networks(run)
+    return {str(n) for n, ok in zip(_col(inv, "network_id"), _col(inv, "listed")) if ok}
 
 
 @dataclass

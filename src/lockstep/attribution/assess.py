@@ -183,7 +183,7 @@ def assess(ws: Workspace, run: Run, *,
     timings: dict[str, float] = {}
     membership = core_membership(run)
     members = membership.filter(membership["core"]).select(
-        ["network_id", "platform", "account_id"])
+        ["network_id", "platform", "account_id", "person_id"])
     person_of = {(p, a): pid for p, a, pid in zip(
         membership["platform"].to_pylist(), membership["account_id"].to_pylist(),
         membership["person_id"].to_pylist(), strict=True)}

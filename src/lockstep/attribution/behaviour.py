@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
 __all__ = ["network_behaviour", "BEHAVIOUR_COLUMNS", "BURST_SPAN_H", "MIN_KNOWN",
-           "MIN_KNOWN_SHARE"]
+           "MIN_KNOWN_SHARE", "BIO_CONCENTRATION", "ACTIVE_HOURS_MIN_EVENTS"]
 
 #: Length of a creation burst: the most member accounts created within this many hours.
 BURST_SPAN_H = 72.0
@@ -40,16 +41,25 @@ BEHAVIOUR_COLUMNS = (
     "bio_known", "bio_reuse_share", "empty_bio_share", "verified_share", "followers_median",
     "events", "events_per_account_day", "link_share", "top_domains_share",
     "venues_per_poster", "with_sessions", "with_devices", "device_share_share",
-    "devices_per_account", "agents_per_account", "first_activity", "last_activity",
+    "devices_per_account", "agents_per_account", "active_hours", "first_activity",
+    "last_activity",
 )
 
+#: A bio shared inside a network is reuse only when the network holds at least this share of
+#: the workspace's accounts with that bio: a generic bio ("Living in Berlin") held by
+#: thousands says nothing about the few members who have it.
+BIO_CONCENTRATION = 0.5
+#: ``active_hours`` reads members with at least this many events (a day's worth of hours).
+ACTIVE_HOURS_MIN_EVENTS = 24
+
 _SQL = """
-WITH m AS (SELECT DISTINCT network_id, platform, account_id FROM _members),
+WITH m AS (SELECT DISTINCT network_id, platform, account_id, person_id FROM _members),
 -- a platform's bios are known only where its source carries bios at all: some account of the
 -- workspace on it has one (a missing accounts row, or a source without bios, is unknown)
 bio_src AS (SELECT DISTINCT platform FROM accounts WHERE nullif(trim(bio), '') IS NOT NULL),
 acc AS (
-    SELECT m.network_id, m.platform, m.account_id, a.kind, a.created_at, a.followers,
+    SELECT m.network_id, m.platform, m.account_id, m.person_id, a.kind, a.created_at,
+           a.followers,
            a.verified, nullif(trim(lower(a.bio)), '') AS bio,
            a.account_id IS NOT NULL AND bs.platform IS NOT NULL AS bio_known
     FROM m LEFT JOIN accounts a USING (platform, account_id)
@@ -75,16 +85,28 @@ dom AS (
 domc AS (
     SELECT network_id, sum(n) FILTER (WHERE r <= 3)::DOUBLE / sum(n) AS top_domains_share
     FROM dom GROUP BY 1),
-bio AS (
-    SELECT network_id, bio, count(*) AS n FROM acc WHERE bio IS NOT NULL AND bio_known
-    GROUP BY 1, 2),
+bio AS (  -- persons per bio: a person's own accounts sharing a bio is not reuse
+    SELECT network_id, bio, count(*) AS n, count(DISTINCT person_id) AS persons
+    FROM acc WHERE bio IS NOT NULL AND bio_known GROUP BY 1, 2),
+bio_all AS (
+    SELECT nullif(trim(lower(a.bio)), '') AS bio, count(*) AS n_all FROM accounts a
+    WHERE nullif(trim(lower(a.bio)), '') IN (SELECT bio FROM bio WHERE persons > 1)
+    GROUP BY 1),
 bioc AS (
-    SELECT network_id, sum(n) FILTER (WHERE n > 1) AS reused FROM bio GROUP BY 1),
+    SELECT network_id, sum(n) FILTER (WHERE persons > 1
+                                      AND n >= {concentration} * n_all) AS reused
+    FROM bio JOIN bio_all USING (bio) GROUP BY 1),
+hrs AS (  -- distinct hours of the day each well-observed member acts in
+    SELECT network_id, platform, account_id, count(DISTINCT hour(ts)) AS hours
+    FROM ev GROUP BY 1, 2, 3 HAVING count(*) >= {hours_min_events}),
+hrsc AS (
+    SELECT network_id, median(hours) AS active_hours, count(*) AS hours_known
+    FROM hrs GROUP BY 1),
 ses AS (
-    SELECT m.network_id, s.platform, s.account_id, s.device_id, s.user_agent
+    SELECT m.network_id, s.platform, s.account_id, m.person_id, s.device_id, s.user_agent
     FROM m JOIN sessions s USING (platform, account_id)),
-dev AS (
-    SELECT network_id, device_id, count(DISTINCT (platform, account_id)) AS k
+dev AS (  -- persons per device: a person's phone used by its own two accounts is not shared
+    SELECT network_id, device_id, count(DISTINCT person_id) AS k
     FROM ses WHERE device_id IS NOT NULL AND device_id <> '' GROUP BY 1, 2),
 devshared AS (
     SELECT DISTINCT s.network_id, s.platform, s.account_id
@@ -138,10 +160,11 @@ SELECT b.network_id, b.n_members, b.n_users, b.n_pages, b.n_groups, b.n_channels
            (SELECT count(*) FROM devshared d WHERE d.network_id = b.network_id)::DOUBLE
            / sesc.with_devices END AS device_share_share,
        sesc.devices::DOUBLE / nullif(sesc.with_sessions, 0) AS devices_per_account,
-       sesc.agents::DOUBLE / nullif(sesc.with_sessions, 0) AS agents_per_account
+       sesc.agents::DOUBLE / nullif(sesc.with_sessions, 0) AS agents_per_account,
+       CASE WHEN hrsc.hours_known >= {min_known} THEN hrsc.active_hours END AS active_hours
 FROM kn b LEFT JOIN act USING (network_id) LEFT JOIN domc USING (network_id)
     LEFT JOIN ven USING (network_id) LEFT JOIN bioc USING (network_id)
-    LEFT JOIN sesc USING (network_id)
+    LEFT JOIN sesc USING (network_id) LEFT JOIN hrsc USING (network_id)
 ORDER BY network_id
 """
 
@@ -202,7 +225,9 @@ def network_behaviour(ws: Workspace, members: pa.Table) -> pa.Table:
         - ``age_median_days`` (age at the network's first activity), ``young_share``
           (younger than a year), ``burst_share`` (the most members created within
           :data:`BURST_SPAN_H` hours, as a share of those with a known creation time);
-        - ``bio_reuse_share`` (members whose bio another member also has),
+        - ``bio_reuse_share`` (members whose bio another member, a different person, also
+          has, counting only bios the network holds at least :data:`BIO_CONCENTRATION` of in
+          the whole workspace: a generic bio says nothing),
           ``empty_bio_share``, ``verified_share``, ``followers_median``;
         - ``events``, ``events_per_account_day``, ``link_share`` (events with a link),
           ``top_domains_share`` (the three commonest registered domains' share of links),
@@ -210,13 +235,23 @@ def network_behaviour(ws: Workspace, members: pa.Table) -> pa.Table:
         - with sessions: ``with_sessions`` (members with any), ``device_share_share``
           (members using a device another member uses, over ``with_devices``),
           ``devices_per_account``,
-          ``agents_per_account`` (distinct user agents per member).
+          ``agents_per_account`` (distinct user agents per member); a device is shared when
+          members of different persons use it (``person_id`` in ``members``,
+          :mod:`lockstep.persons`);
+        - ``active_hours``: median distinct hours of the day (UTC) in which members with at
+          least :data:`ACTIVE_HOURS_MIN_EVENTS` events act (people sleep; bots need not).
     """
     con = ws.connect()
     try:
-        con.register("_members", members.select(["network_id", "platform", "account_id"]))
-        t = con.sql(_SQL.format(min_known=int(MIN_KNOWN),
-                                min_share=float(MIN_KNOWN_SHARE))).to_arrow_table()
+        m = members.select(["network_id", "platform", "account_id"])
+        pid = (members["person_id"] if "person_id" in members.column_names
+               else pa.nulls(members.num_rows, pa.string()))
+        own = pc.binary_join_element_wise(members["platform"], members["account_id"], ":")
+        con.register("_members", m.append_column("person_id", pc.coalesce(pid, own)))
+        t = con.sql(_SQL.format(
+            min_known=int(MIN_KNOWN), min_share=float(MIN_KNOWN_SHARE),
+            concentration=float(BIO_CONCENTRATION),
+            hours_min_events=int(ACTIVE_HOURS_MIN_EVENTS))).to_arrow_table()
         created = con.sql(
             "SELECT DISTINCT m.network_id, m.platform, m.account_id, "
             "epoch_us(a.created_at)::DOUBLE AS created_us FROM _members m "
