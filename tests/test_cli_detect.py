@@ -24,8 +24,24 @@ def world_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_networks_and_one_network(world_ws: Path) -> None:
+    import lockstep
+    from lockstep.attribution.assess import load_assessment
+    from lockstep.graph import load_run
+
+    run_ = load_run(lockstep.open_workspace(world_ws))
+    inv = sorted(load_assessment(world_ws, run_.run_id).inventory.to_pylist(),
+                 key=lambda r: r["triage_rank"])
+    listed = [r["network_id"] for r in inv if r["listed"]]
+    held = [r["network_id"] for r in inv if not r["listed"]]
+    assert listed and held
     r = run("networks", "--top", "3", ws=world_ws)
-    assert r.returncode == 0 and "N0001" in r.stdout and "N0004" not in r.stdout
+    # the triage list: the first three listed networks, then how many were held back
+    assert r.returncode == 0 and all(n in r.stdout for n in listed[:3])
+    assert not any(n in r.stdout for n in listed[3:] + held)
+    assert f"{len(held)} network(s) held back" in r.stdout and "--all" in r.stdout
+    r = run("networks", "--all", "--top", "1000", ws=world_ws)
+    assert r.returncode == 0 and all(n in r.stdout for n in listed + held)
+    assert "held back" not in r.stdout
     r = run("network", "N0001", ws=world_ws)
     assert r.returncode == 0, r.stderr
     for part in ("members", "evidence by signal", "top shared objects", "timeline", "|"):

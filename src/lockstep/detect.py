@@ -26,6 +26,7 @@ from lockstep.corroboration import corroborate as corroborate_groups
 from lockstep.exceptions import UsageError
 from lockstep.graph import Run, account_metadata, detect_networks, save_run
 from lockstep.graph.amplified import attach_amplified
+from lockstep.graph.distinct import distinct_event_pairs
 from lockstep.persons import MIN_AGE_DAYS, Persons, resolve_persons
 from lockstep.significance import DEFAULT_ALPHA, fdr_filter
 from lockstep.workspace import Workspace
@@ -194,8 +195,16 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
             detectors[signals[i]]["corroborated_pairs"] = x.num_rows
         timings["corroboration"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
+    # one observed action is one piece of evidence: a post pair seen by several co-action
+    # signals (a link and its domain, a post's hashtag and its image) counts once
+    distinct = distinct_event_pairs(
+        ws, significant, persons=persons.mapping(),
+        window={n: d["stats"]["window_s"] for n, d in detectors.items()
+                if "window_s" in d["stats"]})
+    timings["distinct"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
     accounts = account_metadata(ws)
-    run = detect_networks(significant, accounts=accounts, seed=seed,
+    run = detect_networks(significant, accounts=accounts, seed=seed, distinct=distinct,
                           min_size=min_size, resolution=resolution,
                           split_modularity=split_modularity,
                           params={"signals": list(signals), "window": window,

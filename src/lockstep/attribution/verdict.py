@@ -31,8 +31,9 @@ year old), ``own_devices`` (at most 10% share a device, with telemetry), ``disti
 (under 10% bio reuse), ``consistent_location`` (no mismatch and, with telemetry, origin equals
 the presented country).
 
-Spam (checked first), by behaviour, never by what the posts say: link pushing (at least 60%
-of posts carry a link) with at least two signs of bulk operation among ``bulk_creation``
+Spam (checked first), by behaviour, never by what the posts say: link pushing (a share of
+posts with a link at least :data:`LINK_PUSHING_RATIO` times the workspace's own and at least
+:data:`LINK_PUSHING_MIN`) with at least two signs of bulk operation among ``bulk_creation``
 (creation burst ``>= 0.5``), ``many_groups`` (posting into at least 5 groups per account),
 ``one_user_agent`` (one user agent for 20+ accounts), ``round_the_clock`` (active in at least
 20 of the 24 hours of the day, when the behaviour table gives it) and ``no_persona`` (at
@@ -81,6 +82,12 @@ _WORDS = {"new_accounts": "young accounts made together", "shared_devices": "sha
           "consistent_location": "a consistent location"}
 #: At least this many spam signs, with link pushing, make a network ``spam``.
 MIN_SPAM_SIGNS = 2
+#: Link pushing: the network's share of posts with a link is at least this many times the
+#: workspace's (what people there ordinarily post) ...
+LINK_PUSHING_RATIO = 3.0
+#: ... and at least this share, so that a workspace of link posts does not make everyone a
+#: link pusher.
+LINK_PUSHING_MIN = 0.3
 
 
 def _pct(x: float | None) -> str:
@@ -239,7 +246,10 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
             if lc.get("limitations"):
                 limits.append(lc["limitations"])
         link, nobio = b["link_share"] or 0.0, b["empty_bio_share"]
-        if link >= 0.6:
+        base = b.get("workspace_link_share")
+        pushing = link >= max(LINK_PUSHING_MIN, LINK_PUSHING_RATIO * (base or 0.0)) and (
+            base is not None or link >= 0.6)  # no baseline given: the old fixed bar
+        if pushing:
             agents = b["agents_per_account"]
             if burst is not None and burst >= 0.5:
                 spam.append("bulk_creation")

@@ -43,40 +43,45 @@ platforms unless ``cross_platform=False``.
 
 Null model and p-values
 -----------------------
-Each group is tested on its size ``n``: under chance, the number of accounts holding one
-value is a count ``X`` of mean ``mu``.
+Both nulls are fitted from the workspace and condition on how common the shared thing is, so
+that on data where values and creation times go to accounts by popularity alone
+(:func:`lockstep.calibration.shuffle_workspace`) pairs are not significant.
 
-* ``created``: ``X ~ Poisson(mu)``, ``mu`` the stratum's background creation rate times the
-  window. The rate is estimated from the same stratum in the ``background_days`` on either
-  side of the bucket, leaving out the bucket and its two neighbours (so a burst does not
-  inflate its own background), within the platform's range of creation times, and shrunk
-  with one pseudo-account at the stratum's overall rate ``r_all`` (its accounts over the
-  platform's range): ``rate = (b + 1) / (s + 1 / r_all)`` for ``b`` background accounts seen
-  over ``s`` seconds.
-* persona traits: ``X`` is negative binomial with mean ``mu`` and size 4 (variance
-  ``mu + mu**2 / 4``: chance popularity varies between values, e.g. names of large and small
-  countries). ``mu`` is the chance multiplicity of a value of that type, taken from the
-  *other* non-common values of the type: the median group size seen by a random holder of
-  one of them, less one (for Poisson counts that size-biased median is about ``mu + 1``),
-  at least 0.1. A value repeated far more often than the type's values usually are is
-  evidence; one repeated as often as the rest (a common name, a two-phrase bio) is not.
+* ``created`` (a group of ``n`` accounts of a stratum in a bucket): the stratum's *reference
+  population* (its platform and kind; its platform with ``match="kind"``) made ``N`` accounts
+  in the bucket, and ``X ~ Binomial(N, s)`` of them are of the stratum, ``s`` its share of
+  the reference population's creations in the ``background_days`` on either side (leaving
+  out the bucket and its two neighbours), shrunk with one pseudo-account at its overall
+  share: ``s = (b + n_s / n_ref) / (B + 1)`` for ``b`` of ``B`` background creations. A
+  busy day of the whole platform is thus not a burst; a batch of one handle shape on it is.
+  ``mu = N s``.
+* persona traits (pair level): a random pair shares a value of type ``j`` held by at most
+  ``k`` accounts with probability ``P_j(k) = S_j(k) / (N (N - 1))``, ``S_j(k)`` the sum of
+  ``k_v (k_v - 1)`` over the values of that type with ``2 <= k_v <= k`` (the workspace's own
+  distribution of group sizes; ``N`` all accounts read). A value shared by thousands has
+  ``P_j`` near 1; a rare one a small ``P_j``, but never below the share of pairs that
+  chance alone makes that alike. A second, independent component is the creation gap:
+  the share of account pairs of the same two (platform, kind) strata created at most as far
+  apart (read on a log grid of gaps, rounded up; 1 when a time is unknown). The pair's
+  p-value combines, by Fisher's method over a *fixed* number of components (each persona
+  type with a shared value in the workspace, plus the gap when creation times exist), its
+  shared types' ``P_j`` and its gap share, and is then made conditional on the pair being
+  output: multiplied by ``pairs_at_risk / pairs_tested`` (``N (N - 1) / 2`` over the pairs
+  that share a value), so Benjamini-Hochberg over the pairs output equals
+  Benjamini-Hochberg over every pair at risk. A rare bio alone is thus weak evidence; a rare
+  bio held by accounts also created together is strong.
 
-A group is *reported* (its pairs become edges) when ``P(X >= n) <= alpha``, i.e. when
-``n >= c``, the smallest count (at least 2) whose tail is at most ``alpha``. The group's
-p-value is conditional on that, as :data:`~lockstep.detectors.base.EDGE_SCHEMA` requires:
-``p_g = P(X >= n) / P(X >= c)``, in ``(0, 1]``. A pair's ``p_value`` combines its groups:
+A creation group is *reported* (its pairs become edges) when ``P(X >= n) <= alpha``, i.e.
+when ``n >= c``, the smallest count (at least 2) whose tail is at most ``alpha``; its p-value
+is conditional on that: ``p_g = P(X >= n) / P(X >= c)``. A co-creation pair's ``p_value``
+is the smallest ``p_g`` of its buckets times 2 (Bonferroni over the two grids), at most 1.
+Every persona value held by 2 to the common limit accounts is tested (``groups_`` lists it
+with ``p_value = P_j`` and ``mu`` = the workspace's pairs sharing a value that common or
+rarer); ``stats_`` gives ``pairs_tested``, ``pairs_at_risk`` and ``components``.
 
-* ``co-creation``: the smallest ``p_g`` of its buckets times 2 (Bonferroni over the two grids,
-  which test the same burst), at most 1;
-* ``persona-reuse``: Fisher's method over its groups (at most one per trait type; the types
-  are treated as independent under chance).
-
-``expected`` is the sum over the pair's groups of ``mu`` (the chance size of each group whose
-observed size put the pair in the output). Worked example: 1,000 accounts of one stratum
-created evenly over 1,000 days give about one a day, so a one-hour bucket has ``mu = 1/24``;
-twenty accounts created in that hour have ``P(X >= 20)`` of about ``1e-46``. A specific bio
-on 40 of 200,000 accounts whose other bios are unique (``mu = 0.1``) has ``P(X >= 40)``
-below ``1e-60``; one on 5,000 of them is common boilerplate and never tested.
+``expected``: co-creation, the sum over the pair's buckets of ``mu``; persona, the number of
+account pairs that chance makes at least this alike (the product of the pair's component
+shares times the pairs at risk).
 
 Creation times that are not sign-up times are set aside: when the times have second (or
 finer) precision, a second shared by 5 or more accounts of a platform is a default or a
@@ -120,7 +125,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lockstep._lazy import special
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
@@ -145,11 +149,10 @@ SIGNALS: dict[str, dict[str, Any]] = {sig: {"kind": k} for k, sig in KINDS.items
 
 _US = 1_000_000
 _DAY_US = 86_400 * _US
-_MU_FLOOR = 0.1  # least chance multiplicity of a persona value
 _MAX_REPORTED = 100  # groups listed in stats_ (all are counted)
 _PERSONA_TYPES = ("bio", "name", "handle")
 _TS = pa.timestamp("us", tz="UTC")
-_NB_SIZE = 4.0  # persona null: negative binomial size (chance sizes vary by about +-50%)
+_GAP_GRID = 48  # creation gaps at which the persona null reads the share of close pairs
 _PLACEHOLDER = 5  # a creation second shared by this many accounts of a platform is a placeholder
 
 # DuckDB (RE2) expressions, on a column {c}
@@ -203,74 +206,31 @@ def handle_shape(handle: str | None) -> str:
     return re.sub(r"[0-9]+", "9", s)
 
 
-def _log_tail(n: np.ndarray, mu: np.ndarray, size: float | None = None) -> np.ndarray:
-    """``log P(X >= n)`` for ``X ~ Poisson(mu)`` (``size=None``) or a negative binomial of
-    mean ``mu`` and size ``size`` (variance ``mu + mu**2 / size``), accurate far into the
-    tail."""
-    n = np.asarray(n, dtype=np.float64)
-    mu = np.asarray(mu, dtype=np.float64)
-    if size is None:
-        with np.errstate(divide="ignore"):
-            direct = np.log(special.gammainc(n, mu))
-        # P(X >= n) = pmf(n) * (1 + mu/(n+1) + ...), the sum at most 1 / (1 - mu/(n+1))
-        lpmf = n * np.log(mu) - mu - special.gammaln(n + 1.0)
-        ratio = mu / (n + 1.0)
-    else:
-        q = mu / (mu + size)  # P(X >= n) = I_q(n, size)
-        with np.errstate(divide="ignore"):
-            direct = np.log(special.betainc(n, size, q))
-        lpmf = (special.gammaln(n + size) - special.gammaln(n + 1.0) - special.gammaln(size)
-                + n * np.log(q) + size * np.log1p(-q))
-        ratio = q * (n + size) / (n + 1.0)
-    series = lpmf - np.log1p(-np.minimum(ratio, 0.5))
-    return np.where(np.isfinite(direct) & (direct > -600.0), direct, series)
-
-
-def _threshold(mu: np.ndarray, alpha: float, size: float | None = None) -> np.ndarray:
-    """The least count ``c >= 2`` with ``P(X >= c) <= alpha`` (see :func:`_log_tail`)."""
+def _binom_group_p(n: np.ndarray, trials: np.ndarray, share: np.ndarray, alpha: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``(reported, p)`` of groups of ``n`` accounts of a stratum among ``trials`` of its
+    reference population in the bucket, each of the stratum with probability ``share``:
+    reported when ``P(X >= n) <= alpha`` for ``X ~ Binomial(trials, share)``, with the
+    conditional p-value ``P(X >= n) / P(X >= c)`` (``c`` the least such count, at least 2)."""
     from scipy import stats
 
-    mu = np.asarray(mu, dtype=np.float64)
-    if size is None:
-        c = stats.poisson.isf(alpha, mu) + 1.0
-    else:
-        c = stats.nbinom.isf(alpha, size, size / (size + mu)) + 1.0
-    c = np.maximum(2.0, np.nan_to_num(c, nan=2.0))
+    def log_sf(k: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return stats.binom.logsf(k - 1.0, trials, share)
+
+    c = np.nan_to_num(stats.binom.isf(alpha, trials, share), nan=trials) + 1.0
+    c = np.maximum(2.0, c)
     la = math.log(alpha)
-    for _ in range(64):  # fix rounding of isf (a step or two at most)
-        up = _log_tail(c, mu, size) > la
-        down = (c > 2) & (_log_tail(c - 1.0, mu, size) <= la)
+    for _ in range(64):  # fix rounding of isf
+        up = (c <= trials) & (log_sf(c) > la)
+        down = (c > 2) & (log_sf(c - 1.0) <= la)
         if not up.any() and not down.any():
             break
         c = c + up - down
-    return c
-
-
-def _group_p(n: np.ndarray, mu: np.ndarray, alpha: float, size: float | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """``(reported, p)``: groups whose size passes the ``alpha`` threshold and their
-    conditional p-values ``P(X >= n) / P(X >= c)``."""
-    c = _threshold(mu, alpha, size)
-    rep = n >= c
-    lp = _log_tail(n, mu, size) - _log_tail(c, mu, size)
-    p = np.clip(np.exp(np.minimum(lp, 0.0)), P_FLOOR, 1.0)
+    rep = (n >= c) & (c <= trials)
+    lp = log_sf(n) - log_sf(np.minimum(c, trials))
+    p = np.clip(np.exp(np.minimum(np.nan_to_num(lp, nan=0.0), 0.0)), P_FLOOR, 1.0)
     return rep, p
-
-
-def _holder_median(sizes: np.ndarray, holders: np.ndarray, leave: np.ndarray,
-                   at: np.ndarray) -> np.ndarray:
-    """Median group size seen by a random holder (``sizes`` ascending, ``holders`` accounts
-    per size), leaving out one value of size ``leave[i]`` (at index ``at[i]``) for each ``i``;
-    1 where nothing is left."""
-    if len(sizes) == 0:
-        return np.ones(len(leave))
-    cum = np.cumsum(holders)
-    rest = cum[-1] - leave
-    half = rest / 2.0
-    j1 = np.searchsorted(cum, half, "left")
-    j2 = np.minimum(np.searchsorted(cum, half + leave, "left"), len(sizes) - 1)
-    j = np.where(j1 < at, j1, j2)
-    return np.where(rest > 0, sizes[np.minimum(j, len(sizes) - 1)], 1).astype(np.float64)
 
 
 def _fisher(logp_sum: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -284,6 +244,50 @@ def _fisher(logp_sum: np.ndarray, k: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         lp = -x + np.log(total)
     return np.clip(np.exp(np.minimum(lp, 0.0)), P_FLOOR, 1.0)
+
+
+def _gap_share(t_acc: np.ndarray, timed: np.ndarray, acc: pa.Table, lo: np.ndarray,
+               hi: np.ndarray) -> np.ndarray:
+    """For each pair ``(lo, hi)``, the share of account pairs of the same two strata
+    (platform, kind) whose creation times are at most as far apart as theirs: the chance
+    that two accounts picked at random from those strata were created that close. Read on a
+    grid of gaps (0, then 1 s to the whole range, log-spaced), each pair at the first grid
+    gap at or above its own (conservative); 1 where either time is unknown."""
+    out = np.ones(len(lo))
+    both = timed[lo] & timed[hi]
+    if not both.any():
+        return out
+    strata = pc.binary_join_element_wise(acc["platform"].combine_chunks(),
+                                         pc.fill_null(acc["kind"], "").combine_chunks(), "\x1f")
+    code = np.asarray(pc.dictionary_encode(strata).indices.to_numpy(zero_copy_only=False),
+                      dtype=np.int64)
+    code = np.where(timed, code, -1)
+    secs = t_acc // _US
+    span = float(max(1, int(secs[timed].max() - secs[timed].min())))
+    grid = np.r_[0.0, np.logspace(0.0, math.log10(span + 1.0), _GAP_GRID)]
+    idx = np.flatnonzero(both)
+    a, b = lo[idx], hi[idx]
+    gap = np.abs(secs[a] - secs[b]).astype(np.float64)
+    gi = np.minimum(np.searchsorted(grid, gap, side="left"), len(grid) - 1)
+    ca, cb = np.minimum(code[a], code[b]), np.maximum(code[a], code[b])
+    sorted_t = {c: np.sort(secs[code == c]) for c in unique(np.r_[ca, cb])}
+    share = np.ones(len(idx))
+    for u, v in {(int(x), int(y)) for x, y in zip(ca, cb, strict=True)}:
+        tu, tv = sorted_t[u], sorted_t[v]
+        if u == v:
+            total = len(tu) * (len(tu) - 1.0)
+        else:
+            total = float(len(tu)) * len(tv)
+        if total <= 0:
+            continue
+        close = np.array([float(np.sum(np.searchsorted(tv, tu + d, "right")
+                                       - np.searchsorted(tv, tu - d, "left")))
+                          - (len(tu) if u == v else 0.0) for d in grid])
+        f = np.clip(close / total, 0.0, 1.0)
+        sel = (ca == u) & (cb == v)
+        share[sel] = f[gi[sel]]
+    out[idx] = np.maximum(share, P_FLOOR)
+    return out
 
 
 def _band_pairs(starts: np.ndarray, sizes: np.ndarray, band: np.ndarray
@@ -310,10 +314,11 @@ class CohortDetector(BaseDetector):
     (``persona-reuse``).
 
     Groups of accounts sharing a trait (a creation bucket of their stratum; a bio, display
-    name or handle template) are tested against a Poisson (creation) or negative binomial
-    (persona) null for their size; the pairs of every group far larger than chance become
-    edges. See the module docstring for the traits,
-    the null model, the p-values and the caps.
+    name or handle template) are tested against nulls fitted from the workspace: a creation
+    group against its reference population's own sign-ups in the bucket (binomial), a pair
+    sharing persona values against how often chance pairs share values that common, and
+    were created that close together. See the module docstring for the traits, the null
+    models, the p-values and the caps.
 
     Parameters
     ----------
@@ -327,8 +332,8 @@ class CohortDetector(BaseDetector):
     match : {"shape", "kind"}, default "shape"
         Creation strata: ``(platform, kind, handle shape)`` or ``(platform, kind)``.
     alpha : float, default 1e-3
-        A group is reported when chance gives a group at least as large with probability at
-        most ``alpha``; its p-value is conditional on that.
+        A creation group is reported when chance gives a group at least as large with
+        probability at most ``alpha``; its p-value is conditional on that (creation only).
     min_bio_chars : int, default 12
         Shortest normalised bio that counts as a persona trait.
     common_share : float, default 0.001
@@ -416,7 +421,8 @@ class CohortDetector(BaseDetector):
         secs = lap.seconds
 
         con.execute(_ACC_SQL)
-        acc = con.sql("SELECT platform, account_id, t FROM _ch_acc ORDER BY a").to_arrow_table()
+        acc = con.sql("SELECT platform, account_id, t, kind FROM _ch_acc ORDER BY a"
+                      ).to_arrow_table()
         n_acc = acc.num_rows
         timed = np.asarray(pc.is_valid(acc["t"]).to_numpy(zero_copy_only=False), dtype=bool)
         t_acc = np.asarray(pc.fill_null(acc["t"], 0).to_numpy(zero_copy_only=False),
@@ -506,6 +512,20 @@ class CohortDetector(BaseDetector):
             hi_k = (stratum << 36) | np.maximum(0, -((t0 - hi) // _US))
             return np.searchsorted(key, hi_k, "left") - np.searchsorted(key, lo_k, "left")
 
+        # reference population of each stratum: its (platform, kind), or its platform when
+        # the strata are (platform, kind)
+        ref_label = [f"{p}\x1f{k}" if self.match == "shape" else p
+                     for p, k in zip(st_plat, st_kind, strict=True)]
+        ref_names = sorted(set(ref_label))
+        ref = np.array([ref_names.index(x) for x in ref_label], dtype=np.int64)
+        ref_n = np.bincount(ref, weights=st_n, minlength=len(ref_names))
+        key_ref = np.sort((ref[s] << 36) | ((t - t0) // _US))
+
+        def count_ref(rs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+            lo_k = (rs << 36) | np.maximum(0, -((t0 - lo) // _US))
+            hi_k = (rs << 36) | np.maximum(0, -((t0 - hi) // _US))
+            return np.searchsorted(key_ref, hi_k, "left") - np.searchsorted(key_ref, lo_k, "left")
+
         def span(lo: np.ndarray, hi: np.ndarray, st: np.ndarray) -> np.ndarray:
             return np.maximum(0, np.minimum(hi, r_hi[st]) - np.maximum(lo, r_lo[st]))
 
@@ -525,10 +545,17 @@ class CohortDetector(BaseDetector):
                             - count(st, start - w, start + 2 * w))
             sp = np.maximum(0, span(start - h, start + w + h, st)
                             - span(start - w, start + 2 * w, st))
-            r_all = st_n[st] / np.maximum(1, r_hi[st] - r_lo[st])  # per microsecond
-            rate = (bg + 1.0) / (sp + 1.0 / r_all)
-            mu = rate * w
-            rep, p = _group_p(gsize.astype(np.float64), mu, float(self.alpha))
+            # the reference population's own creations in the bucket and the background: a
+            # busy day of the whole platform (or kind) is not a burst of this stratum
+            rs = ref[st]
+            n_ref = count_ref(rs, start, start + w)
+            bg_ref = np.maximum(0, count_ref(rs, start - h, start + w + h)
+                                - count_ref(rs, start - w, start + 2 * w))
+            share_all = st_n[st] / ref_n[rs]
+            share = np.clip((bg + share_all) / (bg_ref + 1.0), 1e-12, 1.0)
+            mu = n_ref * share
+            rep, p = _binom_group_p(gsize.astype(np.float64), n_ref.astype(np.float64),
+                                    share, float(self.alpha))
             found.append({"start_pos": gs[rep], "size": gsize[rep], "stratum": st[rep],
                           "start": start[rep], "mu": mu[rep], "p": p[rep],
                           "grid": np.full(int(rep.sum()), grid)})
@@ -577,24 +604,32 @@ class CohortDetector(BaseDetector):
         stats["common_limit"] = cap
         stats["values"] = {_PERSONA_TYPES[tt]: int(sum(k for t2, _, k in hist if t2 == tt))
                            for tt in range(3)}
-        stats["mu"] = {}
+        # the null: accounts hold values by popularity alone. A random pair shares a value of
+        # type tt held by at most n accounts with probability S(n) / (N (N - 1)), S(n) the
+        # sum of k (k - 1) over the values of that type with 2 <= k <= n (the workspace's own
+        # distribution of group sizes); that share is the trait's p-value for a pair
+        n_all = max(2.0, float(n_acc))
+        denom = n_all * (n_all - 1.0)
+        stats["share_shared"] = {}
         cand_t: list[np.ndarray] = []
         cand_n: list[np.ndarray] = []
-        cand_mu: list[np.ndarray] = []
+        cand_p: list[np.ndarray] = []
+        types_tested = 0
         for tt in range(3):
-            sz = np.array([n for t2, n, _ in hist if t2 == tt and n <= cap], dtype=np.int64)
-            k = np.array([c for t2, n, c in hist if t2 == tt and n <= cap], dtype=np.int64)
-            med = _holder_median(sz, sz * k, np.zeros(1), np.array([len(sz)]))
-            stats["mu"][_PERSONA_TYPES[tt]] = float(med[0] - 1.0) if len(sz) else None
-            keep = sz >= 2
-            if not keep.any():
+            sz = np.array([n for t2, n, _ in hist if t2 == tt and 2 <= n <= cap],
+                          dtype=np.int64)
+            k = np.array([c for t2, n, c in hist if t2 == tt and 2 <= n <= cap],
+                         dtype=np.int64)
+            if not len(sz):
+                stats["share_shared"][_PERSONA_TYPES[tt]] = 0.0
                 continue
-            idx = np.flatnonzero(keep)
-            # chance multiplicity of a value of size n: the median size of the *other* values
-            mu = np.maximum(_MU_FLOOR, _holder_median(sz, sz * k, sz[idx], idx) - 1.0)
-            cand_t.append(np.full(len(idx), tt))
-            cand_n.append(sz[idx].astype(np.float64))
-            cand_mu.append(mu)
+            types_tested += 1
+            share = np.minimum(1.0, np.cumsum(k * sz * (sz - 1.0)) / denom)
+            stats["share_shared"][_PERSONA_TYPES[tt]] = float(share[-1])
+            cand_t.append(np.full(len(sz), tt))
+            cand_n.append(sz.astype(np.float64))
+            cand_p.append(np.maximum(share, P_FLOOR))
+        self._n_types = types_tested
         common = con.execute(f"""
             SELECT ttype, n, CASE WHEN ttype = 2 THEN v ELSE left(md5(v), 8) END AS h
             FROM _ch_g WHERE n > {cap} ORDER BY n DESC, ttype, h""").fetchall()
@@ -607,8 +642,9 @@ class CohortDetector(BaseDetector):
                 np.zeros(0, np.int64)
         ct = np.concatenate(cand_t)
         cn = np.concatenate(cand_n)
-        mu = np.concatenate(cand_mu)
-        rep, p = _group_p(cn, mu, float(self.alpha), _NB_SIZE)
+        p = np.concatenate(cand_p)
+        mu = p * denom / 2.0  # pairs of the workspace sharing a value this common or rarer
+        rep = np.ones(len(ct), dtype=bool)
         sizes_tab = pa.table({"ttype": pa.array(ct[rep], pa.int32()),
                               "n": pa.array(cn[rep].astype(np.int64), pa.int64()),
                               "mu": pa.array(mu[rep], pa.float64()),
@@ -701,8 +737,23 @@ class CohortDetector(BaseDetector):
             weight = cnt + (1 if extra else 0)
             support = np.full(m, 2 if extra else 1, dtype=np.int64)
         else:
+            # Fisher's method over a fixed set of independent components: each persona type
+            # with a value shared in the workspace, and the creation gap (when known); a
+            # component the pair does not show counts as p = 1
             lsum = np.add.reduceat(np.log(gp[g]), ks)
-            p = _fisher(lsum, cnt)
+            n_comp = int(self._n_types)
+            if timed.sum() >= 2:
+                gap_p = _gap_share(t_acc, timed, acc, lo_e, hi_e)
+                lsum = lsum + np.log(gap_p)
+                n_comp += 1
+            at_risk = n_acc * (n_acc - 1) / 2.0
+            p_u = _fisher(lsum, np.full(m, max(1, n_comp)))
+            # conditional on the pair sharing a value (the detector's output): divided by the
+            # share of all pairs at risk that do, so Benjamini-Hochberg over the pairs output
+            # is Benjamini-Hochberg over every pair at risk
+            p = np.minimum(1.0, p_u * (at_risk / m))
+            exp = np.exp(lsum) * at_risk
+            stats.update(pairs_tested=m, pairs_at_risk=int(at_risk), components=n_comp)
             weight = cnt.copy()
             support = cnt.copy()
         p = np.clip(p, P_FLOOR, 1.0)

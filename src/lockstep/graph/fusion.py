@@ -26,6 +26,26 @@ adds at most ``w_s``: one signal with huge counts cannot outweigh several indepe
 ones, and a pair sharing one object counts ``log 2 / log 51`` (0.18) of one sharing fifty.
 Event-pair counts (``weight`` of the input) are kept but not used, as a burst of re-posts of
 one object says little more than one.
+
+One observed action is one piece of evidence
+--------------------------------------------
+The co-action signals see the same actions through different objects: a shared link is also
+a shared domain, and a post with a hashtag and an image pairs twice. Given ``distinct``
+(:func:`lockstep.graph.distinct.distinct_event_pairs`: which of the pair's co-action signals
+saw each distinct event pair), each event pair is credited to one signal only, the pair's
+strongest signal that saw it (highest ``strength_s``, then name), and each co-action term is
+scaled by the share of its event pairs credited to it::
+
+    strength_s = w_s * min(...) * new_s / n_s
+
+with ``n_s`` the signal's event pairs and ``new_s`` those no stronger signal of the pair saw.
+A co-domain edge whose shares are all co-link shares then adds nothing, one whose shares are
+half on other links of the domain adds half its term, and the co-action family contributes
+once per event pair: at least its strongest signal's term, never a repeat. ``new_s`` is kept
+per signal (``new_event_pairs``) and the pair's ``event_pairs`` is their sum, the distinct
+event pairs. Infrastructure (``shared-*``) and cohort (``co-creation``, ``persona-reuse``)
+signals are other classes of evidence (:data:`EVIDENCE_CLASSES`) and keep their own terms.
+Without ``distinct`` every signal's term is kept whole (its event pairs cannot be compared).
 """
 from __future__ import annotations
 
@@ -41,7 +61,8 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["fuse", "FusedGraph", "edge_table", "DEFAULT_SIGNAL_WEIGHTS", "INPUT_SCHEMA"]
+__all__ = ["fuse", "FusedGraph", "edge_table", "DEFAULT_SIGNAL_WEIGHTS", "INPUT_SCHEMA",
+           "EVIDENCE_CLASSES", "INFRASTRUCTURE_SIGNALS", "COHORT_SIGNALS", "evidence_class"]
 
 #: ``-log10`` of the p-value at which a signal counts in full (see the module docstring).
 P_SATURATION = 10.0
@@ -55,6 +76,33 @@ DEFAULT_SIGNAL_WEIGHTS: dict[str, float] = {
     "shared-device": 1.5, "shared-ip": 1.0,
     "co-creation": 0.5, "persona-reuse": 1.0, "synchrony": 1.0, "dense-block": 1.0,
 }
+
+#: Signals that count as shared infrastructure (besides any signal named ``shared-*``).
+INFRASTRUCTURE_SIGNALS = frozenset({"shared-device", "shared-ip", "shared-phone",
+                                    "shared-email", "shared-payment", "shared-admin"})
+#: Signals about how accounts were made and present themselves (creation bursts, reused
+#: personas).
+COHORT_SIGNALS = frozenset({"co-creation", "persona-reuse"})
+#: The independent classes of evidence, in order: what accounts do together (every co-action
+#: signal and the other activity signals), what they share (devices, addresses) and how they
+#: were made (cohorts, personas).
+EVIDENCE_CLASSES = ("activity", "infrastructure", "cohort")
+
+
+def evidence_class(signal: str) -> str:
+    """The class of evidence of ``signal`` (one of :data:`EVIDENCE_CLASSES`).
+
+    Examples
+    --------
+    >>> [evidence_class(s) for s in ("co-link", "co-domain", "shared-ip", "persona-reuse")]
+    ['activity', 'activity', 'infrastructure', 'cohort']
+    """
+    if signal in INFRASTRUCTURE_SIGNALS or signal.startswith("shared-"):
+        return "infrastructure"
+    if signal in COHORT_SIGNALS:
+        return "cohort"
+    return "activity"
+
 
 _TS = pa.timestamp("us", tz="UTC")
 #: The columns :func:`fuse` reads (``p_value`` and ``z`` may be missing).
@@ -78,14 +126,18 @@ class FusedGraph:
         ``(platform, account_id)``, so ids do not depend on the input order.
     signal_edges : pyarrow.Table
         One row per ``(u, v, signal)`` with ``u < v`` node ids: the input columns
-        ``weight, support, first_seen, last_seen, median_delta_s, evidence, p_value, z`` and
-        ``strength`` (the signal's share of the fused weight).
+        ``weight, support, first_seen, last_seen, median_delta_s, evidence, p_value, z``,
+        ``strength`` (the signal's share of the fused weight) and ``new_event_pairs`` (its
+        event pairs that no stronger co-action signal of the pair saw; ``weight`` for other
+        signals and without ``distinct``).
     edges : pyarrow.Table
         One row per pair: ``u, v, weight`` (fused, float64), ``n_signals``, ``n_eff`` (the
         effective number of signals: ``exp`` of the entropy of the signals' shares of
-        ``weight``), ``signals`` (sorted list), ``event_pairs`` and ``support`` (sums over
-        signals), ``first_seen``, ``last_seen``, ``median_delta_s`` (the smallest per-signal
-        median delay).
+        ``weight``), ``n_eff_classes`` (the same over the classes of evidence,
+        :data:`EVIDENCE_CLASSES`), ``signals`` (sorted list), ``event_pairs`` (sum of
+        ``new_event_pairs``: each co-action event pair once), ``support`` (sum over signals
+        of their distinct objects), ``first_seen``, ``last_seen``, ``median_delta_s`` (the
+        smallest per-signal median delay).
     signal_weights : dict of str to float
         The signal weights used (defaults merged with the caller's).
     saturation : float
@@ -197,7 +249,7 @@ def _group_starts(*keys: np.ndarray) -> np.ndarray:
 
 
 def fuse(edge_tables: list[pa.Table], *, weights: dict[str, float] | None = None,
-         saturation: float = 50.0) -> FusedGraph:
+         saturation: float = 50.0, distinct: pa.Table | None = None) -> FusedGraph:
     """Fuse the edge tables of several signals into one account graph.
 
     Parameters
@@ -212,6 +264,12 @@ def fuse(edge_tables: list[pa.Table], *, weights: dict[str, float] | None = None
         Signal weights, merged over :data:`DEFAULT_SIGNAL_WEIGHTS`.
     saturation : float, default 50
         Support at which one signal adds its full weight (see the module docstring).
+    distinct : pyarrow.Table, optional
+        Which co-action signals saw each distinct event pair of a pair
+        (:func:`lockstep.graph.distinct.distinct_event_pairs`: ``platform_a, account_a,
+        platform_b, account_b, signals, event_pairs``). Each event pair is then credited to
+        the pair's strongest signal that saw it and counted once (module docstring). Rows for
+        pairs or signals not in ``edge_tables`` are ignored.
 
     Returns
     -------
@@ -239,8 +297,8 @@ def fuse(edge_tables: list[pa.Table], *, weights: dict[str, float] | None = None
         nodes = pa.schema([("node", pa.int64()), ("platform", pa.string()),
                            ("account_id", pa.string())]).empty_table()
         long = pa.schema([("u", pa.int64()), ("v", pa.int64()), *INPUT_SCHEMA.remove(0)
-                          .remove(0).remove(0).remove(0), ("strength", pa.float64())]
-                         ).empty_table()
+                          .remove(0).remove(0).remove(0), ("strength", pa.float64()),
+                          ("new_event_pairs", pa.int64())]).empty_table()
         return FusedGraph(nodes, long, _pairs(long), sw, float(saturation))
     # canonical orientation, no self-pairs
     pa_, aa, pb, ab = (t[c] for c in ("platform_a", "account_a", "platform_b", "account_b"))
@@ -282,8 +340,69 @@ def fuse(edge_tables: list[pa.Table], *, weights: dict[str, float] | None = None
     with np.errstate(divide="ignore", invalid="ignore"):
         by_p = np.minimum(1.0, -np.log10(np.clip(pv, 1e-300, 1.0)) / P_SATURATION)
     strength = sw_col * np.where(np.isnan(pv), by_support, by_p)
+    new_ep = weight[keep].astype(np.int64)
+    if distinct is not None and distinct.num_rows:
+        sorted_names = sorted(names)
+        factor, new_ep = _credit(distinct, uu[keep], vv[keep], code[keep], strength, new_ep,
+                                 sorted_names, node_keys, nodes.num_rows)
+        strength = strength * factor
     long = long.append_column("strength", pa.array(strength))
+    long = long.append_column("new_event_pairs", pa.array(new_ep, pa.int64()))
     return FusedGraph(nodes, long, _pairs(long), sw, float(saturation))
+
+
+def _credit(distinct: pa.Table, lu: np.ndarray, lv: np.ndarray, lcode: np.ndarray,
+            strength: np.ndarray, weight: np.ndarray, names: list[str], node_keys: pa.Array,
+            n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Credit each distinct event pair to the strongest signal of its pair that saw it.
+
+    ``lu, lv, lcode, strength, weight`` describe the long ``(u, v, signal)`` rows, sorted by
+    ``(u, v, code)``; ``names`` are the signal names by code. Returns, per long row, the
+    factor on its strength (``new / n`` of its event pairs; 1 where ``distinct`` says
+    nothing of it) and its new event pairs (``weight`` where ``distinct`` says nothing).
+    """
+    n = len(lu)
+    n_codes = len(names)
+    starts = _group_starts(lu, lv)
+    pid = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.append(starts, n)))
+    pkey = lu[starts].astype(np.int64) * n_nodes + lv[starts]
+    lkey = pid * n_codes + lcode  # ascending: rows are sorted by (u, v, code)
+    order = np.lexsort((lcode, -strength, pid))
+    prio = np.empty(n, dtype=np.int64)
+    prio[order] = np.arange(n)  # within a pair: strongest first, then by name
+    sep = "\x1f"
+    ends = []
+    for p, a in (("platform_a", "account_a"), ("platform_b", "account_b")):
+        idx = pc.index_in(pc.binary_join_element_wise(pc.cast(distinct[p], pa.string()),
+                                                      pc.cast(distinct[a], pa.string()), sep),
+                          value_set=node_keys)
+        ends.append(pc.fill_null(pc.cast(idx, pa.int64()), -1).to_numpy(zero_copy_only=False))
+    # node ids are in (platform, account_id) order: the canonical pair is (min, max)
+    du, dv = np.minimum(*ends), np.maximum(*ends)
+    dkey = du * n_nodes + dv
+    dp = np.minimum(np.searchsorted(pkey, dkey), max(len(pkey) - 1, 0))
+    found = (du >= 0) & (du != dv) & (pkey[dp] == dkey) if len(pkey) else \
+        np.zeros(len(du), dtype=bool)
+    sigs = distinct["signals"].combine_chunks()
+    lens = pc.fill_null(pc.list_value_length(sigs), 0).to_numpy(zero_copy_only=False)
+    row_of = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
+    code_of = {s: i for i, s in enumerate(names)}
+    flat = np.array([code_of.get(x, -1) for x in sigs.flatten().to_pylist()], dtype=np.int64)
+    ek = dp[row_of] * n_codes + flat
+    li = np.minimum(np.searchsorted(lkey, ek), n - 1)
+    hit = found[row_of] & (flat >= 0) & (lkey[li] == ek)
+    r, li = row_of[hit], li[hit]
+    ep = pc.fill_null(distinct["event_pairs"], 0).to_numpy(zero_copy_only=False).astype(
+        np.float64)
+    total = np.bincount(li, ep[r], minlength=n)
+    new = np.zeros(n)
+    if len(r):
+        by = np.lexsort((prio[li], r))
+        first = by[_group_starts(r[by])]
+        new = np.bincount(li[first], ep[r[first]], minlength=n)
+    covered = total > 0
+    factor = np.divide(new, total, out=np.ones(n), where=covered)
+    return factor, np.where(covered, new, weight).astype(np.int64)
 
 
 def _ts_reduce(col: pa.ChunkedArray, starts: np.ndarray, ufunc: np.ufunc, fill: int) -> pa.Array:
@@ -301,7 +420,7 @@ def _pairs(long: pa.Table) -> pa.Table:
     if n == 0:
         empty = {"u": pa.int64(), "v": pa.int64(), "weight": pa.float64(),
                  "n_signals": pa.int64(), "n_eff": pa.float64(),
-                 "signals": pa.list_(pa.string()),
+                 "n_eff_classes": pa.float64(), "signals": pa.list_(pa.string()),
                  "event_pairs": pa.int64(), "support": pa.int64(), "first_seen": _TS,
                  "last_seen": _TS, "median_delta_s": pa.float64()}
         return pa.schema(list(empty.items())).empty_table()
@@ -314,15 +433,27 @@ def _pairs(long: pa.Table) -> pa.Table:
     share = np.divide(strength, np.repeat(total, np.diff(offsets)), out=np.zeros(n),
                       where=strength > 0)
     ent = np.add.reduceat(-share * np.log(np.where(share > 0, share, 1.0)), starts)
+    # the same over the classes of evidence
+    enc = long["signal"].combine_chunks().dictionary_encode()
+    cls_of = np.array([EVIDENCE_CLASSES.index(evidence_class(x))
+                       for x in enc.dictionary.to_pylist()], dtype=np.int64)
+    cls = cls_of[enc.indices.to_numpy(zero_copy_only=False)]
+    pid = np.repeat(np.arange(len(starts)), np.diff(offsets))
+    by_cls = np.zeros((len(starts), len(EVIDENCE_CLASSES)))
+    np.add.at(by_cls, (pid, cls), strength)
+    cshare = np.divide(by_cls, total[:, None], out=np.zeros_like(by_cls),
+                       where=total[:, None] > 0)
+    cent = np.maximum(np.sum(-cshare * np.log(np.where(cshare > 0, cshare, 1.0)), axis=1), 0)
     return pa.table({
         "u": pa.array(uu[starts]), "v": pa.array(vv[starts]),
         "weight": pa.array(total),
         "n_signals": pa.array(np.diff(offsets).astype(np.int64)),
-        "n_eff": pa.array(np.exp(ent)),
+        "n_eff": pa.array(np.exp(np.maximum(ent, 0))),
+        "n_eff_classes": pa.array(np.exp(cent)),
         "signals": pa.ListArray.from_arrays(pa.array(offsets),
                                             long["signal"].combine_chunks()),
         "event_pairs": pa.array(np.add.reduceat(
-            pc.fill_null(long["weight"], 0).to_numpy(zero_copy_only=False), starts)),
+            pc.fill_null(long["new_event_pairs"], 0).to_numpy(zero_copy_only=False), starts)),
         "support": pa.array(np.add.reduceat(
             pc.fill_null(long["support"], 0).to_numpy(zero_copy_only=False), starts)),
         "first_seen": _ts_reduce(long["first_seen"], starts, np.minimum, big),

@@ -13,9 +13,11 @@ strength
     is tied by one saturated signal (see :mod:`lockstep.graph.fusion`), 0.86 for two.
 diversity
     Mean over internal pairs of ``1 - 1 / n_eff``, where ``n_eff`` is the pair's effective
-    number of signals (``exp`` of the entropy of the signals' shares of its fused weight):
-    0 when each pair is tied by one signal (even if pairs differ in which), 0.5 when every
-    pair is tied by two equal signals, 0.67 by three.
+    number of independent classes of evidence (``exp`` of the entropy of the classes' shares
+    of its fused weight; the classes are activity, infrastructure and cohort,
+    :data:`~lockstep.graph.fusion.EVIDENCE_CLASSES`): 0 when each pair is tied by one class
+    (co-link and co-domain, or a post's hashtag and its image, are one class: activity), 0.5
+    when every pair is tied by two equal classes, 0.67 by all three.
 density
     Internal edges over possible pairs, ``2 m / (n (n - 1))``.
 scale
@@ -41,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lockstep.graph.clustering import Communities, find_communities, split_communities
-from lockstep.graph.fusion import FusedGraph, fuse
+from lockstep.graph.fusion import INFRASTRUCTURE_SIGNALS, FusedGraph, fuse
 
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
@@ -53,9 +55,6 @@ __all__ = ["Run", "build_networks", "detect_networks", "account_metadata", "SCOR
 SCORE_WEIGHTS: dict[str, float] = {"strength": 0.30, "diversity": 0.20, "density": 0.15,
                                    "scale": 0.10, "youth": 0.10, "infrastructure": 0.15}
 COMPONENTS = tuple(SCORE_WEIGHTS)
-#: Signals that count as shared infrastructure (besides any signal named ``shared-*``).
-INFRASTRUCTURE_SIGNALS = frozenset({"shared-device", "shared-ip", "shared-phone",
-                                    "shared-email", "shared-payment", "shared-admin"})
 _YEAR_US = 365 * 86400 * 1e6
 
 
@@ -78,7 +77,9 @@ class Run:
     edges : pyarrow.Table
         Internal edges, one row per (pair, signal), with the evidence:
         ``network_id, platform_a, account_a, platform_b, account_b, signal, weight, support,
-        first_seen, last_seen, median_delta_s, evidence, p_value, z, strength``.
+        first_seen, last_seen, median_delta_s, evidence, p_value, z, strength,
+        new_event_pairs`` (see :attr:`~lockstep.graph.fusion.FusedGraph.signal_edges`: summed
+        over a pair's rows, its distinct event pairs).
     params : dict
         Everything needed to reproduce the run.
     run_id, created : str or None
@@ -185,7 +186,8 @@ def _signal_stats(long: pa.Table, labels: np.ndarray, sizes: np.ndarray, slot: n
         tot = sum(d.values())
         by_share = sorted(d, key=lambda s: (-d[s], s))
         p = np.array([d[s] / tot for s in by_share]) if tot > 0 else np.zeros(0)
-        n_eff[k] = math.exp(-float(np.sum(p * np.log(p)))) if len(p) else 1.0
+        q = p[p > 0]  # a co-action signal whose event pairs a stronger one saw adds 0
+        n_eff[k] = math.exp(-float(np.sum(q * np.log(q)))) if len(q) else 1.0
         signals.append(by_share)
         shares.append([round(float(x), 6) for x in p])
     return lin, signals, shares, n_eff, np.array([len(x) for x in infra_pairs], dtype=float)
@@ -243,7 +245,7 @@ def build_networks(graph: FusedGraph, communities: Communities, *, min_size: int
     n = sizes[keep].astype(np.float64)
     m = np.bincount(ie, minlength=n_net).astype(np.float64)
     mean_w = np.divide(np.bincount(ie, w, minlength=n_net), m, out=np.zeros(n_net), where=m > 0)
-    pair_div = 1 - 1 / e["n_eff"].to_numpy()[inside]
+    pair_div = 1 - 1 / e["n_eff_classes"].to_numpy()[inside]
     diversity = np.divide(np.bincount(ie, pair_div, minlength=n_net), m, out=np.zeros(n_net),
                           where=m > 0)
     density = np.divide(2 * m, n * (n - 1), out=np.zeros(n_net), where=n > 1)
@@ -331,7 +333,8 @@ def build_networks(graph: FusedGraph, communities: Communities, *, min_size: int
         "platform_b": graph.nodes["platform"].take(sv),
         "account_b": graph.nodes["account_id"].take(sv),
         **{c: sub[c] for c in ("signal", "weight", "support", "first_seen", "last_seen",
-                               "median_delta_s", "evidence", "p_value", "z", "strength")},
+                               "median_delta_s", "evidence", "p_value", "z", "strength",
+                               "new_event_pairs")},
     })
     params = {"min_size": min_size, "prune": prune, "score_weights": sw}
     return Run(networks, members, edges, params)
@@ -342,7 +345,8 @@ def detect_networks(edge_tables: list[pa.Table], *, accounts: pa.Table | None = 
                     method: str = "auto", seed: int = 0, resolution: float = 1.0,
                     split_modularity: float = 0.4, min_size: int = 3, prune: float = 0.1,
                     score_weights: dict[str, float] | None = None,
-                    params: dict[str, Any] | None = None) -> Run:
+                    params: dict[str, Any] | None = None,
+                    distinct: pa.Table | None = None) -> Run:
     """Fuse signal edges, find communities and rank the networks, in one call.
 
     Parameters
@@ -362,6 +366,10 @@ def detect_networks(edge_tables: list[pa.Table], *, accounts: pa.Table | None = 
         Passed to :func:`build_networks`.
     params : dict, optional
         More parameters to record with the run (e.g. each detector's ``get_params()``).
+    distinct : pyarrow.Table, optional
+        Distinct event pairs across the co-action signals
+        (:func:`lockstep.graph.distinct.distinct_event_pairs`), passed to
+        :func:`~lockstep.graph.fusion.fuse` so each observed action counts once.
 
     Returns
     -------
@@ -376,7 +384,7 @@ def detect_networks(edge_tables: list[pa.Table], *, accounts: pa.Table | None = 
     """
     from lockstep import __version__
 
-    graph = fuse(edge_tables, weights=weights, saturation=saturation)
+    graph = fuse(edge_tables, weights=weights, saturation=saturation, distinct=distinct)
     comms = split_communities(
         graph, find_communities(graph, method=method, seed=seed, resolution=resolution),
         modularity=split_modularity, min_part=min_size, seed=seed)
@@ -385,7 +393,7 @@ def detect_networks(edge_tables: list[pa.Table], *, accounts: pa.Table | None = 
     run.params = {"lockstep_version": __version__,
                   "fusion": {"signal_weights": graph.signal_weights, "saturation": saturation,
                              "signals": graph.signals, "nodes": graph.n_nodes,
-                             "pairs": graph.n_edges},
+                             "pairs": graph.n_edges, "distinct_event_pairs": distinct is not None},
                   "communities": {**comms.params, "quality": comms.quality,
                                   "n_communities": comms.n_communities},
                   **run.params, **(params or {})}
