@@ -92,6 +92,34 @@ def test_evidence_against_can_win() -> None:
     assert v["verdict"] == "undetermined" and "cib with 1 more" in v["would_change"]
 
 
+def test_no_activity_no_cib() -> None:
+    # a household: young accounts made one evening on the family tablet, tied by nothing
+    # they did together
+    kw = dict(young_share=1.0, burst_share=1.0, age_median_days=20.0, device_share_share=1.0)
+    assert _decide(_traits(**kw))["verdict"] == "cib"
+    v = decide(pa.Table.from_pylist([_traits(**kw)]), activity={"N1": False}).to_pylist()[0]
+    assert v["verdict"] == "undetermined"
+    assert any("no coordinated activity" in r for r in v["reasons"])
+
+
+def test_declared_roles_are_not_hidden_operators() -> None:
+    # an agency administers its clients' pages under declared roles: common admins, but no
+    # hidden operator; a device shared with the assets reveals one
+    links = pa.table({"network_id": ["N1"] * 2, "platform": ["facebook"] * 2,
+                      "account_id": ["op"] * 2, "asset_platform": ["facebook"] * 2,
+                      "asset_id": ["p1", "p2"], "kind": ["role"] * 2})
+
+    def ops(kinds: list[str]) -> pa.Table:
+        return pa.table({"network_id": ["N1"], "platform": ["facebook"], "account_id": ["op"],
+                         "confidence": ["high"], "evidence_kinds": [kinds], "n_assets": [2],
+                         "employer": [None], "in_network": [False]})
+
+    v = _decide(_traits(), operators=ops(["role"]), links=links)
+    assert v["deception"] == ["common_admins"] and v["verdict"] == "undetermined"
+    v = _decide(_traits(), operators=ops(["role", "device"]), links=links)
+    assert set(v["deception"]) == {"common_admins", "hidden_operators"}
+
+
 def test_spam_with_bios_is_spam() -> None:
     # link pushing bots with bios and no shared user agent: still spam by behaviour
     v = _decide(_traits(link_share=0.9, empty_bio_share=0.1, young_share=1.0, burst_share=0.9,

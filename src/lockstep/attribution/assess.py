@@ -28,8 +28,9 @@ platform is not an asset it runs). Lower-confidence candidates stay in the opera
 with their evidence, for ``lockstep network ID``.
 
 Triage. A network is **listed** (``inventory.listed``) when the evidence supports a decision:
-a verdict of ``cib`` or ``spam``, or ``undetermined`` with two or more kinds of deception (a
-close call for an investigator). Listed networks come first in ``triage_rank``: ``cib``, then
+a verdict of ``cib`` or ``spam``, or ``undetermined`` with two or more kinds of deception
+among accounts that act together (a close call for an investigator; a household tied only by
+its tablet and its children's sign-up evening is not one). Listed networks come first in ``triage_rank``: ``cib``, then
 ``spam``, then ``undetermined``, each by the margin of deception over evidence against, then
 by score. The others (authentic, or at most one kind of deception) are held back: coordination
 without deception is not a violation.
@@ -215,7 +216,8 @@ def assess(ws: Workspace, run: Run, *,
     t = step("verdicts", 3)
     extra = _administered(ws, run.members, ops.operators)
     verdicts = decide(behaviour, operators=ops.operators, links=ops.links, location=location,
-                      telemetry=ops.telemetry, pages=_pages_run(run, extra))
+                      telemetry=ops.telemetry, pages=_pages_run(run, extra),
+                      activity=_active(run))
     timings["verdicts"] = round(time.perf_counter() - t, 3)
     if progress:
         progress("done", steps, steps)
@@ -240,7 +242,7 @@ def assess(ws: Workspace, run: Run, *,
         membership["network_id"].to_pylist(), membership["platform"].to_pylist(),
         membership["account_id"].to_pylist(), membership["core"].to_pylist(), strict=True)
         if not c}
-    order = _triage(run, vmap)
+    order = _triage(run, vmap, _active(run))
     acc: dict[str, list[Any]] = {f.name: [] for f in ACCOUNT_SCHEMA}
     inv: dict[str, list[Any]] = {f.name: [] for f in INVENTORY_SCHEMA}
     for nid in run.networks["network_id"].to_pylist():
@@ -370,6 +372,18 @@ def core_membership(run: Run) -> pa.Table:
                      "kind": m["kind"], "person_id": pids, "core": pa.array(core, pa.bool_())})
 
 
+#: Signals that are not coordinated activity: shared infrastructure and creation cohorts.
+_NOT_ACTIVITY = frozenset({"co-creation", "persona-reuse"})
+
+
+def _active(run: Run) -> dict[str, bool]:
+    """Whether each network is tied by an activity signal (co-action, text, synchrony...),
+    not only by ``shared-*`` infrastructure or creation cohorts."""
+    return {n: any(not (sig.startswith("shared-") or sig in _NOT_ACTIVITY) for sig in sigs or [])
+            for n, sigs in zip(run.networks["network_id"].to_pylist(),
+                               run.networks["signals"].to_pylist(), strict=True)}
+
+
 def _pages_run(run: Run, administered: pa.Table) -> dict[str, int]:
     """Pages and channels each network runs: members tied to others by a signal (a page that
     co-acts) and pages its members or operators administer. A page attached only because the
@@ -432,7 +446,8 @@ def _between_persons(links: pa.Table, operators: pa.Table,
 _TRIAGE_ORDER = {"cib": 0, "spam": 1, "undetermined": 2, "authentic": 3}
 
 
-def _triage(run: Run, verdicts: dict[str, dict[str, Any]]) -> dict[str, tuple[bool, int]]:
+def _triage(run: Run, verdicts: dict[str, dict[str, Any]],
+            active: dict[str, bool] | None = None) -> dict[str, tuple[bool, int]]:
     """``network_id -> (listed, triage_rank)`` (the rule is the module's)."""
     score = dict(zip(run.networks["network_id"].to_pylist(),
                      run.networks["score"].to_pylist(), strict=True))
@@ -440,7 +455,8 @@ def _triage(run: Run, verdicts: dict[str, dict[str, Any]]) -> dict[str, tuple[bo
     for nid, v in verdicts.items():
         dec, against = len(v["deception"] or []), len(v["against"] or [])
         listed = v["verdict"] in ("cib", "spam") or (v["verdict"] == "undetermined"
-                                                     and dec >= 2)
+                                                     and dec >= 2
+                                                     and (active or {}).get(nid, True))
         keys[nid] = (not listed, _TRIAGE_ORDER.get(v["verdict"], 9), -(dec - against),
                      -(score.get(nid) or 0.0), nid)
     ranked = sorted(keys, key=keys.__getitem__)

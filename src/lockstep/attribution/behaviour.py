@@ -148,7 +148,8 @@ SELECT b.network_id, b.n_members, b.n_users, b.n_pages, b.n_groups, b.n_channels
        CASE WHEN b.b_ok THEN b.empty_bio_raw END AS empty_bio_share,
        CASE WHEN b.v_ok THEN b.verified_raw END AS verified_share,
        act.events, act.link_share, act.first_activity, act.last_activity,
-       (SELECT avg((len(coalesce(urls, [])) > 0)::INT) FROM events) AS workspace_link_share,
+       (SELECT avg(s) FROM (SELECT avg((len(coalesce(urls, [])) > 0)::INT) AS s FROM events
+                            GROUP BY platform, account_id)) AS workspace_link_share,
        act.events::DOUBLE / greatest(b.n_members, 1) / greatest(
            date_diff('second', act.first_activity, act.last_activity) / 86400.0, 1.0)
            AS events_per_account_day,
@@ -232,8 +233,9 @@ def network_behaviour(ws: Workspace, members: pa.Table) -> pa.Table:
           the whole workspace: a generic bio says nothing),
           ``empty_bio_share``, ``verified_share``, ``followers_median``;
         - ``events``, ``events_per_account_day``, ``link_share`` (events with a link),
-          ``workspace_link_share`` (the same over every event of the workspace: the
-          baseline link pushing is measured against),
+          ``workspace_link_share`` (the mean over every account of the workspace of its own
+          share: what a typical account posts, the baseline link pushing is measured against;
+          a few newsrooms posting links all day do not raise it),
           ``top_domains_share`` (the three commonest registered domains' share of links),
           ``venues_per_poster`` (distinct groups or venues posted into per account);
         - with sessions: ``with_sessions`` (members with any), ``device_share_share``

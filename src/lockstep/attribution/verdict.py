@@ -19,7 +19,10 @@ Evidence of deception, one count per independent kind:
     At least 20% of the accounts share a bio with another member.
 ``hidden_operators``
     Person accounts outside the public face of the network run several of its assets:
-    an operator linked with ``medium`` or ``high`` confidence to at least 2 assets.
+    an operator linked with ``medium`` or ``high`` confidence to at least 2 assets, by
+    telemetry (a device, an address or a slip). A declared role is not hidden: an agency or
+    a newsroom desk administering its clients' pages declares it, and ``common_admins``
+    already counts it.
 ``common_admins``
     At least two pages, groups or channels that present as separate are administered by the
     same operator.
@@ -41,7 +44,8 @@ least 70% of the accounts have no bio), and no pages among its core members (pag
 local outlets are what a political operation builds; a link farm has no use for them; a page
 it only amplifies does not count, see :mod:`.assess`).
 
-Verdict: ``spam`` by the spam rule; else ``cib`` with two or more kinds of deception and
+Verdict: ``spam`` by the spam rule; else ``undetermined`` when the network is not tied by
+coordinated activity at all (``activity``); else ``cib`` with two or more kinds of deception and
 more kinds of deception than of evidence against (``distinct_personas`` aside: careful
 operations write distinct bios too), ``high`` confidence with three or more kinds and a
 margin of two, else ``medium``; so old accounts, own devices and a consistent location can
@@ -80,6 +84,8 @@ _WORDS = {"new_accounts": "young accounts made together", "shared_devices": "sha
           "established_accounts": "established accounts", "own_devices": "own devices",
           "distinct_personas": "distinct personas",
           "consistent_location": "a consistent location"}
+#: Operator evidence that reveals a hidden operator (roles are declared).
+_HIDDEN_KINDS = frozenset({"device", "ip", "slip", "alias"})
 #: At least this many spam signs, with link pushing, make a network ``spam``.
 MIN_SPAM_SIGNS = 2
 #: Link pushing: the network's share of posts with a link is at least this many times the
@@ -147,7 +153,8 @@ def _would_change(verdict: str, dec: list[str], against: list[str], spam: list[s
 
 def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
            links: pa.Table | None = None, location: pa.Table | None = None,
-           telemetry: bool = True, pages: dict[str, int] | None = None) -> pa.Table:
+           telemetry: bool = True, pages: dict[str, int] | None = None,
+           activity: dict[str, bool] | None = None) -> pa.Table:
     """The verdict of each network, with its reasons.
 
     Parameters
@@ -160,6 +167,11 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
         :func:`~.location.locate_networks`.
     telemetry : bool
         Whether the workspace has sessions or roles at all (public data has none).
+    activity : dict of str to bool, optional
+        Whether each network is tied by coordinated activity (a co-action signal), not only
+        by shared infrastructure or creation cohorts. A network without it is never ``cib``
+        (a household's tablet and the children's accounts made one evening are not an
+        operation); unknown networks count as active.
     pages : dict of str to int, optional
         Pages and channels each network runs (:func:`lockstep.attribution.assess`): a
         network that runs pages is not judged a link farm. Without it, the pages among the
@@ -217,7 +229,8 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
         elif bio is not None and bio < 0.1:
             against.append("distinct_personas")
         strong_ops = [o for o in ops.get(nid, []) if o["confidence"] in ("high", "medium")
-                      and (o["n_assets"] or 0) >= 2 and not o.get("in_network")]
+                      and (o["n_assets"] or 0) >= 2 and not o.get("in_network")
+                      and set(o.get("evidence_kinds") or ["device"]) & _HIDDEN_KINDS]
         if strong_ops:
             dec.append("hidden_operators")
             best = sorted(strong_ops, key=lambda o: -(o["n_assets"] or 0))[0]
@@ -271,6 +284,11 @@ def decide(behaviour: pa.Table, *, operators: pa.Table | None = None,
                               f"({_pct(b['top_domains_share'])} to its top three domains), "
                               f"{b['venues_per_poster'] or 0:.1f} groups per account; "
                               + ", ".join(s.replace('_', ' ') for s in spam))
+        elif not (activity or {}).get(nid, True):
+            verdict, conf = "undetermined", "low"
+            reasons.append("no coordinated activity: tied only by shared infrastructure or "
+                           "creation dates, which households and offices also share; a "
+                           "verdict of cib needs accounts that act together")
         elif len(dec) >= 2 and len(dec) > _weighed(against):
             verdict, conf = "cib", ("high" if len(dec) >= 3 and len(dec) - _weighed(against) >= 2
                                     else "medium")
