@@ -244,6 +244,34 @@ def test_null_model_is_fitted_on_the_thinned_data(tmp_path: Path) -> None:
     assert viral_only and all(thin[k]["p_value"] > 0.05 for k in viral_only)
 
 
+def test_accounts_active_together_are_explained_rare_co_action_is_not(tmp_path: Path
+                                                                     ) -> None:
+    # 200 accounts use 20 popular hashtags at random; ten of them only ever post in the same
+    # 20 minutes of five evenings, so they co-act on those hashtags by chance far more often
+    # than the objects' timing says; the null sees each pair's overlap in time and explains
+    # it. Two others share four niche hashtags within seconds: still significant.
+    rng = random.Random(3)
+    together = {f"t{k}" for k in range(10)}
+    events = []
+    for acc in [*sorted(together), *(f"u{k}" for k in range(190))]:
+        for _ in range(40):
+            ts = (rng.randrange(5) * 86_400 + 72_000 + rng.randrange(1200) if acc in together
+                  else rng.randrange(30 * 86_400))
+            events.append(ev(acc, ts, hashtags=f"tag{rng.randrange(20)}"))
+    for i in range(4):
+        events += [ev("u0", 900_000 + 7_000 * i, hashtags=f"niche{i}"),
+                   ev("u1", 900_000 + 7_000 * i + 5, hashtags=f"niche{i}")]
+    ws = make_ws(tmp_path, events)
+    det = CoActionDetector(object_type="hashtag", window=60).fit(ws)
+    got = pairs_of(det.edges_.to_pylist())
+    chance = [r for (x, y), r in got.items() if x in together and y in together
+              and r["support"] >= 2]
+    assert len(chance) >= 10 and min(r["p_value"] for r in chance) > 0.05
+    assert got[("u0", "u1")]["p_value"] < 1e-6
+    # the same pairs are tested as before: only p-values moved
+    assert det.stats_["pairs_tested"] == det.edges_.num_rows
+
+
 def test_window_from_the_data(tmp_path: Path) -> None:
     # second shares after 1, 2, ..., 10 s; the quickest 10% is the 1 s object, which reaches
     # half of its 4 shares at the 3rd share, 7 s after the first

@@ -21,8 +21,8 @@ single link, is listed apart (``role`` ``periphery``) and never takes the networ
 verdict: one tie is what a fan or a neighbour on a shared address also has.
 
 Operators. A person account is exported as an ``operator`` only when it is linked at
-``high`` confidence (two classes of strong evidence, or a slip reaching
-:data:`SLIP_HIGH_ASSETS` assets) to at least :data:`OPERATOR_MIN_ASSETS` core assets of a network judged
+``high`` confidence (two classes of strong evidence, or one class reaching
+:data:`BREADTH_HIGH_ASSETS` assets of other persons) to at least :data:`OPERATOR_MIN_ASSETS` core assets of a network judged
 ``cib`` or ``spam``, counted as persons other than its own (its own account on another
 platform is not an asset it runs). Lower-confidence candidates stay in the operators table,
 with their evidence, for ``lockstep network ID``.
@@ -63,17 +63,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Assessment", "assess", "save_assessment", "load_assessment", "ACCOUNT_SCHEMA",
            "INVENTORY_SCHEMA", "PLATFORM_NAMES", "KIND_NAMES", "core_membership",
-           "CORE_MIN_TIES", "OPERATOR_MIN_ASSETS", "SLIP_HIGH_ASSETS", "listed_run"]
+           "CORE_MIN_TIES", "OPERATOR_MIN_ASSETS", "BREADTH_HIGH_ASSETS", "listed_run"]
 
 #: A member whose person is tied inside its network to fewer other persons is periphery.
 CORE_MIN_TIES = 2
 #: An exported operator runs at least this many core assets (persons other than its own).
 OPERATOR_MIN_ASSETS = 2
-#: A ``medium`` operator (strong evidence in one class) is ``high`` when that evidence
-#: includes a slip (its own session beside an asset's on one device or address) and reaches
-#: at least this many assets of other persons: one person's device or address working a
-#: crowd of personas is what no household or office produces.
-SLIP_HIGH_ASSETS = 3
+#: A ``medium`` operator (strong evidence in one class: roles, a device, or an address, with
+#: rarity weighting) is ``high`` when that evidence reaches at least this many core assets of
+#: other persons: one person running several personas or pages of one network is what the
+#: confounders do not produce (a person's own accounts are one person; households, offices
+#: and carrier addresses are weighted down by rarity; an agency's clients are not judged cib).
+BREADTH_HIGH_ASSETS = 2
 
 ASSESSMENT_DIR = "assessment"
 _TABLES = ("inventory", "accounts", "verdicts", "behaviour", "operators", "links", "location")
@@ -433,10 +434,9 @@ def _between_persons(links: pa.Table, operators: pa.Table,
         got = assets.get((r["network_id"], r["platform"], r["account_id"]))
         if got:
             r["n_assets"] = len(got)
-            if (r["confidence"] == "medium" and "slip" in (r.get("evidence_kinds") or [])
-                    and r["n_assets"] >= SLIP_HIGH_ASSETS):
+            if r["confidence"] == "medium" and r["n_assets"] >= BREADTH_HIGH_ASSETS:
                 r["confidence"] = "high"
-                r["reasons"] = ((r.get("reasons") or "") + f"; high: a slip and "
+                r["reasons"] = ((r.get("reasons") or "") + f"; high: strong evidence reaching "
                                 f"{r['n_assets']} assets of other persons").lstrip("; ")
             kept.append(r)
     return links, pa.Table.from_pylist(kept, schema=operators.schema)

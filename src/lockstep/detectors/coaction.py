@@ -108,8 +108,10 @@ class CoActionDetector(BaseDetector):
     (inclusive) are an event pair; an edge's ``weight`` is its number of distinct event pairs
     and ``support`` its number of distinct objects. ``expected`` and ``p_value`` test the
     support against chance: accounts picking objects independently (keeping their activity
-    and the objects' popularity) and times shuffled within each object, with rare objects
-    counting more than viral ones (:class:`lockstep.significance.CoActionNull`). The join is a
+    and the objects' popularity) and times shuffled within each object, scaled by how much
+    the pair's own activity overlaps in time (two accounts online in the same hours share a
+    window more often), with rare objects counting more than viral ones
+    (:class:`lockstep.significance.CoActionNull`). The join is a
     sort-and-sweep per object whose candidate pairs are counted exactly before they are built
     (see the module docstring), so cost and memory are known in advance and the result is exact.
 
@@ -274,7 +276,8 @@ class CoActionDetector(BaseDetector):
         from lockstep.significance import CoActionNull
 
         # fitted after thinning: the null describes the data the pairs are counted on
-        null = CoActionNull.from_rows(rows.o, rows.a, counted[2], counted[1], len(rows.acc_id))
+        null = CoActionNull.from_rows(rows.o, rows.a, counted[2], counted[1], len(rows.acc_id),
+                                      t=rows.t, window=wus)
         rows, (cand, obj_starts, obj_cand) = _drop_unshared_counted(rows, counted)
         del counted
         stats["objects_shared"] = int(len(obj_starts))
@@ -452,7 +455,7 @@ def _part_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str,
     """The edges of one bucket as an Arrow table (one chunk per bucket keeps string offsets
     in range on very large outputs); edges with a p-value above ``max_p`` are left out."""
     lo, hi = p["key"] // n_acc, p["key"] % n_acc
-    expected, p_value = null.pvalues(lo, hi, p["support"], p["gmax"])
+    expected, p_value = null.pvalues(lo, hi, p["support"], p["gmax"], p["weight"], max_p=max_p)
     if max_p is not None:
         keep = p_value <= max_p
         if not keep.all():

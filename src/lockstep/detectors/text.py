@@ -48,8 +48,10 @@ cluster ``c`` is used by ``k_c`` accounts. Under the null, accounts pick cluster
 independently, keeping those counts in expectation (a bipartite Chung-Lu configuration
 model): ``a`` uses ``c`` with probability ``min(1, d_a k_c / M)``, ``M = sum_a d_a``, and, with
 a window, two uses of ``c`` fall within it with probability ``q_c`` (the share of ``c``'s event
-pairs that do; 1 without a window). So chance pairs share a text in proportion to its
-popularity: a much-quoted line is expected to be shared by many pairs, a 30-account
+pairs that do; 1 without a window), times the pair's overlap in time (two accounts active
+in the same hours of the same days share a window more often than two others:
+:class:`lockstep.significance.ActivityOverlap`). So chance pairs share a text in proportion
+to its popularity: a much-quoted line is expected to be shared by many pairs, a 30-account
 template is not. ``expected`` is the support chance gives the pair on clusters no more
 common (``k_c^2 q_c``) than the most common one it shares, and ``p_value`` is
 ``P(Poisson(expected) >= support) / P(Poisson(lambda_ab) >= 1)``, ``lambda_ab`` being the
@@ -471,10 +473,11 @@ class TextDetector(BaseDetector):
         unpop[popular] = False
         in_null = np.repeat(unpop, size)
         if in_null.all():
-            null = CoActionNull.from_rows(o, a, obj_cand, starts, n_acc)
+            null = CoActionNull.from_rows(o, a, obj_cand, starts, n_acc, t=t, window=w_us)
         else:  # popular clusters go whole: the others' counts and starts are unchanged
             s2 = np.cumsum(size[unpop]) - size[unpop]
-            null = CoActionNull.from_rows(o[in_null], a[in_null], obj_cand[unpop], s2, n_acc)
+            null = CoActionNull.from_rows(o[in_null], a[in_null], obj_cand[unpop], s2, n_acc,
+                                          t=t[in_null], window=w_us)
         pair_ok = (k_acc >= 2) & unpop
         keep = np.repeat(pair_ok, size)
         largest = np.argsort(-obj_cand * pair_ok, kind="stable")[:5]
