@@ -250,27 +250,28 @@ def assess(ws: Workspace, run: Run, *,
         v, b, lc = vmap[nid], bmap.get(nid, {}), lmap.get(nid, {})
         members_n = mem_by.get(nid, [])
         in_net = {(m["platform"], m["account_id"]) for m in members_n}
+        net_ops = ops_by.get(nid, [])
+        exported = _exported_operators(net_ops, v["verdict"])
         n_periphery = 0
         for m in members_n:
-            core = (nid, m["platform"], m["account_id"]) not in periphery
+            key = (m["platform"], m["account_id"])
+            core = (nid, *key) not in periphery
             n_periphery += not core
+            role = "operator" if key in exported else "asset" if core else "periphery"
             for k, x in (("network_id", nid), ("platform", m["platform"]),
                          ("account_id", m["account_id"]), ("kind", m["kind"]),
-                         ("role", "asset" if core else "periphery"),
-                         ("verdict", v["verdict"] if core else "undetermined"),
-                         ("confidence", v["confidence"] if core else "low")):
+                         ("role", role),
+                         ("verdict", v["verdict"] if core or role == "operator"
+                          else "undetermined"),
+                         ("confidence", exported.get(key) or (v["confidence"] if core
+                                                              else "low"))):
                 acc[k].append(x)
-        net_ops = ops_by.get(nid, [])
-        for o in net_ops:
-            if (o["platform"], o["account_id"]) in in_net:
-                continue  # a member that is also an operator stays listed once, as an asset
-            if not (o["confidence"] == "high" and (o["n_assets"] or 0) >= OPERATOR_MIN_ASSETS
-                    and v["verdict"] in ("cib", "spam")):
-                continue  # a candidate: shown with its evidence, not exported as an operator
-            for k, x in (("network_id", nid), ("platform", o["platform"]),
-                         ("account_id", o["account_id"]), ("kind", "user"),
-                         ("role", "operator"), ("verdict", v["verdict"]),
-                         ("confidence", o["confidence"])):
+        for (p, a), conf in exported.items():
+            if (p, a) in in_net:
+                continue  # a member that runs others is listed once, as the operator
+            for k, x in (("network_id", nid), ("platform", p), ("account_id", a),
+                         ("kind", "user"), ("role", "operator"), ("verdict", v["verdict"]),
+                         ("confidence", conf)):
                 acc[k].append(x)
         counts, text = _counts(members_n)
         best = max((o["confidence"] for o in net_ops), key=lambda c: _CONF_RANK.get(c, 0),
@@ -383,6 +384,23 @@ def _active(run: Run) -> dict[str, bool]:
     return {n: any(not (sig.startswith("shared-") or sig in _NOT_ACTIVITY) for sig in sigs or [])
             for n, sigs in zip(run.networks["network_id"].to_pylist(),
                                run.networks["signals"].to_pylist(), strict=True)}
+
+
+def _exported_operators(ops: list[dict[str, Any]], verdict: str
+                        ) -> dict[tuple[str, str], str]:
+    """The operators of one network that the export names, with their confidence.
+
+    An operator is named when the network is judged ``cib`` or ``spam`` and the account is
+    linked at ``high`` confidence to at least :data:`OPERATOR_MIN_ASSETS` core assets of
+    other persons (a member qualifies too: it then takes the role ``operator`` rather than
+    ``asset``). An *alias* (another account of an operator) is not named: an operator's own
+    account on another platform runs nothing (issue 12), and it stays a candidate in
+    ``lockstep network``.
+    """
+    if verdict not in ("cib", "spam"):
+        return {}
+    return {(o["platform"], o["account_id"]): o["confidence"] for o in ops
+            if o["confidence"] == "high" and (o["n_assets"] or 0) >= OPERATOR_MIN_ASSETS}
 
 
 def _pages_run(run: Run, administered: pa.Table) -> dict[str, int]:
