@@ -157,3 +157,36 @@ def test_detect_counts_twins_once(tmp_path: Path) -> None:
     run = detect(ws, save=False, assess=False)
     assert run.params["persons"]["persons"] == 1
     assert run.n_networks == 0
+
+
+def test_network_view_shows_hostile_names_as_text(tmp_path: Path) -> None:
+    """A device id written as console markup is printed as written in `lockstep network`."""
+    from typer.testing import CliRunner
+
+    from lockstep.cli import app
+
+    hostile = "[red]boom[/red]"
+    accounts = [("facebook", "f1", "Jane Doe", "janedoe", OLD),
+                ("instagram", "i1", "Jane Doe", "janedoe", OLD),
+                ("facebook", "x", "Carla Wu", "carlawu", OLD),
+                ("facebook", "y", "Omar Ali", "omarali", OLD)]
+    sessions = [("facebook", "f1", hostile), ("instagram", "i1", hostile),
+                ("facebook", "x", "other"), ("facebook", "y", "third")] * 3
+    events = [{"platform": p, "event_id": f"{p}-{a}-{k}", "account_id": a,
+               "timestamp": T0 + 900 * k + j, "action": "post",
+               "urls": f"https://example.org/story-{k}"}
+              for k in range(30)
+              for j, (p, a) in enumerate((("facebook", "f1"), ("facebook", "x"),
+                                           ("facebook", "y")))]
+    rng = random.Random(3)
+    events += [{"platform": "facebook", "event_id": f"bg-{u}-{k}", "account_id": f"bg{u}",
+                "timestamp": T0 + rng.randrange(30 * 86400), "action": "post",
+                "urls": f"https://example.net/{rng.randrange(3000)}"}
+               for u in range(60) for k in range(30)]
+    ws = _world(tmp_path, accounts, sessions, events)
+    run = detect(ws)
+    assert run.n_networks == 1 and run.params["persons"]["persons"] == 1
+    r = CliRunner().invoke(app, ["--workspace", str(ws.path), "network", "N0001"],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert hostile in r.output and "one person" in r.output

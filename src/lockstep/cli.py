@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -462,13 +463,13 @@ def network(
         t.add_row(m["platform"], m["account_id"], m["kind"] or "", m.get("handle") or "",
                   str(m.get("created_at") or "")[:10], str(m["degree"]), f"{m['strength']:.2f}",
                   role.get((m["platform"], m["account_id"]), ""),
-                  pid if sizes.get(pid, 0) > 1 else "")
+                  escape(pid) if sizes.get(pid, 0) > 1 else "")
     out.print(t)
     why = (run.params.get("persons") or {}).get("reasons") or {}
     for key, reason in sorted(why.items()):
         p, _, a = key.partition(":")
         if (p, a) in person:
-            out.print(f"  [dim]one person: {reason}[/dim]", highlight=False)
+            out.print(f"  [dim]one person: {escape(reason)}[/dim]", highlight=False)
     edges = run.edges.filter(pc.equal(run.edges["network_id"], network_id))
     t = Table(title="evidence by signal")
     for c in ("signal", "pairs", "co-actions", "objects", "median Δt (s)"):
@@ -506,7 +507,8 @@ def print_assessment(a, network_id: str, links: int = 8) -> None:  # type: ignor
     for r in inv["reasons"][1:]:
         out.print(f"  - {r}", highlight=False)
     if inv.get("would_change"):
-        out.print(f"  [italic]would change: {inv['would_change']}[/italic]", highlight=False)
+        out.print(f"  [italic]would change: {escape(inv['would_change'])}[/italic]",
+                  highlight=False)
     if inv.get("triage_rank") is not None:
         out.print(f"  triage: {'listed' if inv['listed'] else 'held back'}, rank "
                   f"{inv['triage_rank']}; core {inv['core_size']}, periphery "
