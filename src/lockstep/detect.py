@@ -148,6 +148,10 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
             det.set_params(min_weight=min_weight, max_p=alpha, max_evidence=EVIDENCE_PER_PAIR,
                            popular_threshold=POPULAR_THRESHOLD,
                            **({} if "window" in REGISTRY[name][1] else {"window": window}))
+        elif "max_p" in det.get_params():
+            # pairs above alpha can never pass either (persona-reuse: millions of pairs
+            # sharing a generic bio); pairs_tested keeps counting them
+            det.set_params(max_p=alpha)
         det.fit(ws)
         # freed arenas would otherwise hold every detector's peak at once
         release_memory(collect=True)

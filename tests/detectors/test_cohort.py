@@ -361,3 +361,19 @@ def test_p_values_in_range(world: Workspace) -> None:
         p = e["p_value"]
         assert pc.min(p).as_py() > 0 and pc.max(p).as_py() <= 1
         assert not math.isnan(pc.sum(e["expected"]).as_py())
+
+
+def test_max_p_leaves_out_hopeless_pairs_only(world: Workspace) -> None:
+    """``max_p`` (set by ``lockstep detect`` to its alpha) drops pairs that cannot pass a cut
+    at that level; the pairs kept and their p-values are unchanged, and ``pairs_tested``
+    still counts every pair, so the false-discovery count is unchanged."""
+    import pyarrow.compute as pc
+
+    full = CohortDetector(kind="persona").fit(world)
+    cut = CohortDetector(kind="persona", max_p=0.01).fit(world)
+    want = full.edges_.filter(pc.less_equal(full.edges_["p_value"], 0.01))
+    assert 0 < cut.edges_.num_rows == want.num_rows < full.edges_.num_rows
+    key = lambda t: sorted(zip(t["account_a"].to_pylist(), t["account_b"].to_pylist(),  # noqa: E731
+                               t["p_value"].to_pylist()))
+    assert key(cut.edges_) == key(want)
+    assert cut.stats_["pairs_tested"] == full.stats_["pairs_tested"]

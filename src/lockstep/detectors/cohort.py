@@ -351,6 +351,10 @@ class CohortDetector(BaseDetector):
         Keep edges with at least this many evidence ids.
     max_evidence : int, default 10
         Evidence ids listed per edge (:meth:`evidence` gives them all).
+    max_p : float, optional
+        Leave out pairs whose p-value is above this (persona only): they can never pass a
+        false-discovery cut at that level, and ``stats_["pairs_tested"]`` still counts them.
+        ``lockstep detect`` sets it to its ``alpha``.
 
     Attributes
     ----------
@@ -384,8 +388,9 @@ class CohortDetector(BaseDetector):
                  background_days: float = 30, match: str = "shape", alpha: float = 1e-3,
                  min_bio_chars: int = 12, common_share: float = 0.001, common_min: int = 25,
                  cross_platform: bool = True, max_clique: int = 200, min_weight: int = 1,
-                 max_evidence: int = 10) -> None:
+                 max_evidence: int = 10, max_p: float | None = None) -> None:
         super().__init__(min_weight=min_weight, max_evidence=max_evidence)
+        self.max_p = max_p
         self.kind = kind
         self.window = window
         self.background_days = background_days
@@ -409,6 +414,8 @@ class CohortDetector(BaseDetector):
         _check_int("min_bio_chars", self.min_bio_chars, 1)
         _check_int("common_min", self.common_min, 2)
         _check_int("max_clique", self.max_clique, 2)
+        if self.max_p is not None:
+            _check_real("max_p", self.max_p, 0.0, 1.0)
         if not isinstance(self.cross_platform, bool):
             raise UsageError(f"cross_platform must be True or False, not {self.cross_platform!r}")
 
@@ -757,6 +764,15 @@ class CohortDetector(BaseDetector):
             weight = cnt.copy()
             support = cnt.copy()
         p = np.clip(p, P_FLOOR, 1.0)
+        if self.max_p is not None:
+            # a pair above max_p can never pass a false-discovery cut at that level: it stays
+            # counted in pairs_tested (so m is right) but is not built (generic bios shared
+            # by thousands give millions of such pairs: 14.6M and 4.9 GB on a medium world)
+            keep = p <= self.max_p
+            if not keep.all():
+                ks, cnt, lo_e, hi_e, exp, p, weight, support = (
+                    x[keep] for x in (ks, cnt, lo_e, hi_e, exp, p, weight, support))
+                m = len(ks)
         # times
         first, last, delta = self._times(con, acc, t_acc, timed, lo_e, hi_e)
         # evidence lists
