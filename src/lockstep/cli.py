@@ -348,7 +348,11 @@ def print_networks(run, top: int, show_all: bool = False) -> None:  # type: igno
             cells += [str(row["first_seen"])[:10], str(row["last_seen"])[:10]]
         t.add_row(*cells)
     out.print(t)
-    if held:
+    if held and not getattr(run.assessment, "telemetry", True) and len(rows) == 0:
+        out.print(f"{held} coordinated network(s), none listed: without telemetry (sessions, "
+                  "roles) public data shows who acts together but rarely how they deceive, "
+                  "so no verdict reaches cib; --all lists them for research")
+    elif held:
         out.print(f"{held} network(s) held back: coordinated, but judged authentic or with at "
                   "most one kind of deception, below what a decision needs; --all lists them")
 
