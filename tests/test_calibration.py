@@ -78,7 +78,8 @@ def test_shuffle_keeps_activity_and_popularity(worlds: tuple[Workspace, Workspac
     assert b.execute("SELECT count(*) FROM truth").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("signal", DEFAULT_SIGNALS)
+# every default signal, and persona-reuse, which is opt-in since session 7 but still offered
+@pytest.mark.parametrize("signal", DEFAULT_SIGNALS + ("persona-reuse",))
 def test_pvalues_valid_on_shuffled_world(worlds: tuple[Workspace, Workspace],
                                          signal: str) -> None:
     cal = calibrate(worlds[1], signal, networks=False)
