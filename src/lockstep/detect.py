@@ -214,6 +214,7 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         for i, x in zip(other, extra, strict=True):
             detectors[signals[i]]["corroborated_pairs"] = x.num_rows
         timings["corroboration"] = round(time.perf_counter() - t, 3)
+        release_memory(collect=True)
     t = time.perf_counter()
     # one observed action is one piece of evidence: a post pair seen by several co-action
     # signals (a link and its domain, a post's hashtag and its image) counts once
@@ -222,6 +223,7 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         window={n: d["stats"]["window_s"] for n, d in detectors.items()
                 if "window_s" in d["stats"]})
     timings["distinct"] = round(time.perf_counter() - t, 3)
+    release_memory(collect=True)
     t = time.perf_counter()
     accounts = account_metadata(ws)
     run = detect_networks(significant, accounts=accounts, seed=seed, distinct=distinct,

@@ -48,6 +48,8 @@ DISTINCT_SCHEMA = pa.schema([
 ])
 
 _US = 1_000_000
+#: DuckDB memory for the recount (spills past it).
+MEMORY_LIMIT = "1GB"
 
 #: The accounts' object rows of the signals' types (exact duplicates removed), each account
 #: mapped to its person (``_ls_pm``), integer-coded: account ``a``, event ``e``, object ``o``
@@ -211,7 +213,9 @@ def distinct_event_pairs(ws: Workspace, edge_tables: Sequence[pa.Table], *,
                          "rep_account": [v[1] for _, v in pm]},
                         schema=pa.schema([(c, pa.string()) for c in (
                             "platform", "account_id", "rep_platform", "rep_account")]))
-        con = ws.connect()
+        # its temporary tables hold every object row of the accounts recounted: capped, they
+        # spill to disk instead of adding to detection's peak (the large world: 5.0 GB)
+        con = ws.connect(memory_limit=MEMORY_LIMIT)
         try:
             con.register("_ls_dp", dp)
             con.register("_ls_ty", ty)
