@@ -69,6 +69,13 @@ def _weak(tables: Sequence[pa.Table], weak_p: float) -> list[np.ndarray]:
     return out
 
 
+def _without_evidence(t: pa.Table) -> pa.Table:
+    if "evidence" not in t.column_names:
+        return t
+    i = t.schema.get_field_index("evidence")
+    return t.set_column(i, t.schema.field(i), pa.nulls(t.num_rows, t.schema.field(i).type))
+
+
 def corroborate(infra: Sequence[pa.Table], activity: Sequence[pa.Table], *,
                 alpha: float = DEFAULT_ALPHA, weak_p: float = DEFAULT_WEAK_P, seed: int = 0,
                 min_size: int = 3) -> tuple[list[pa.Table], dict[str, Any]]:
@@ -107,7 +114,10 @@ def corroborate(infra: Sequence[pa.Table], activity: Sequence[pa.Table], *,
     none_a = [t.schema.empty_table() for t in activity]
     info: dict[str, Any] = {"alpha": alpha, "weak_p": weak_p, "tested": 0, "kept": 0,
                             "groups": []}
-    weak_infra = [t.filter(pa.array(m)) for t, m in zip(infra, wi, strict=True) if m.any()]
+    # the groups need weights only: the evidence lists of millions of address pairs are left
+    # behind (they set detection's peak on the large world)
+    weak_infra = [_without_evidence(t.filter(pa.array(m)))
+                  for t, m in zip(infra, wi, strict=True) if m.any()]
     weak_act = [t.filter(pa.array(m)) for t, m in zip(activity, wa, strict=True) if m.any()]
     if not weak_infra or not weak_act:
         return none_a, info
