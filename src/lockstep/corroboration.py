@@ -69,6 +69,12 @@ def _weak(tables: Sequence[pa.Table], weak_p: float) -> list[np.ndarray]:
     return out
 
 
+def _where(t: pa.Table, mask: np.ndarray) -> pa.Table:
+    """``t`` filtered by ``mask``, without a copy when every row is kept (``detect`` already
+    dropped the edges above the weak level)."""
+    return t if mask.all() else t.filter(pa.array(mask))
+
+
 def _without_evidence(t: pa.Table) -> pa.Table:
     if "evidence" not in t.column_names:
         return t
@@ -116,9 +122,9 @@ def corroborate(infra: Sequence[pa.Table], activity: Sequence[pa.Table], *,
                             "groups": []}
     # the groups need weights only: the evidence lists of millions of address pairs are left
     # behind (they set detection's peak on the large world)
-    weak_infra = [_without_evidence(t.filter(pa.array(m)))
-                  for t, m in zip(infra, wi, strict=True) if m.any()]
-    weak_act = [t.filter(pa.array(m)) for t, m in zip(activity, wa, strict=True) if m.any()]
+    weak_infra = [_without_evidence(_where(t, m)) for t, m in zip(infra, wi, strict=True)
+                  if m.any()]
+    weak_act = [_where(t, m) for t, m in zip(activity, wa, strict=True) if m.any()]
     if not weak_infra or not weak_act:
         return none_a, info
 
