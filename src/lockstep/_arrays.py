@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["unique"]
+__all__ = ["unique", "budget_slices"]
 
 
 def unique(x: np.ndarray, return_inverse: bool = False):  # type: ignore[no-untyped-def]
@@ -29,3 +29,20 @@ def unique(x: np.ndarray, return_inverse: bool = False):  # type: ignore[no-unty
     inv = np.empty(len(x), dtype=np.int64)
     inv[order] = np.cumsum(new) - 1
     return s[new], inv
+
+
+def budget_slices(counts: np.ndarray, step: int):  # type: ignore[no-untyped-def]
+    """Consecutive slices ``(i0, i1)`` of ``counts`` whose sum stays within about ``step``
+    (each slice holds at least one item, so one item larger than ``step`` is its own slice):
+    bounded pieces of work over items of uneven size.
+
+    >>> list(budget_slices(np.array([3, 3, 3, 10, 1]), 6))
+    [(0, 2), (2, 3), (3, 4), (4, 5)]
+    """
+    cum = np.cumsum(counts)
+    i0 = 0
+    while i0 < len(counts):
+        base = int(cum[i0 - 1]) if i0 else 0
+        i1 = max(i0 + 1, int(np.searchsorted(cum, base + step, side="right")))
+        yield i0, i1
+        i0 = i1

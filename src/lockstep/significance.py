@@ -83,7 +83,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lockstep._arrays import unique
+from lockstep._arrays import budget_slices, unique
 from lockstep._lazy import special
 from lockstep.exceptions import UsageError
 
@@ -293,11 +293,7 @@ class ActivityOverlap:
         s = np.where(swap, b, a)
         other = np.where(swap, a, b)
         ns = np.minimum(na, nb_)
-        cum = np.cumsum(ns)
-        p0 = 0
-        while p0 < len(a):
-            base = int(cum[p0 - 1]) if p0 else 0
-            p1 = max(p0 + 1, int(np.searchsorted(cum, base + _OVERLAP_STEP, side="right")))
+        for p0, p1 in budget_slices(ns, _OVERLAP_STEP):
             k = ns[p0:p1]
             tot = int(k.sum())
             if tot:
@@ -310,7 +306,6 @@ class ActivityOverlap:
                 contrib = self._near(q)
                 contrib *= self.counts[cell]
                 out[p0:p1] = np.bincount(pair, weights=contrib, minlength=p1 - p0)
-            p0 = p1
         return out
 
     def ratio(self, a: np.ndarray, b: np.ndarray, degree: np.ndarray,

@@ -92,7 +92,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from lockstep._arrays import unique
+from lockstep._arrays import budget_slices, unique
 from lockstep._lazy import special
 from lockstep.detectors._sweep import _count
 from lockstep.detectors.base import (
@@ -459,11 +459,7 @@ def _pair_resources(inc: dict[str, np.ndarray], k: np.ndarray, cand_res: np.ndar
     stats["pair_resources"] = total
     out_a: list[np.ndarray] = []
     out_b: list[np.ndarray] = []
-    cum = np.cumsum(cand)
-    r0 = 0
-    while r0 < len(ci):
-        base = int(cum[r0 - 1]) if r0 else 0
-        r1 = max(r0 + 1, int(np.searchsorted(cum, base + _EMIT_STEP, side="right")))
+    for r0, r1 in budget_slices(cand, _EMIT_STEP):
         c = cand[r0:r1]
         m = int(c.sum())
         if m:
@@ -477,7 +473,6 @@ def _pair_resources(inc: dict[str, np.ndarray], k: np.ndarray, cand_res: np.ndar
                 xa, xb = xa[ok], xb[ok]
             out_a.append(xa)
             out_b.append(xb)
-        r0 = r1
     if not out_a:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(out_a), np.concatenate(out_b)
