@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lockstep import spill
 from lockstep.detectors._rows import (  # noqa: F401 (re-exported: lockstep.significance, tests)
     PLATFORM_SCOPED,
     _describe_largest,
@@ -157,6 +156,11 @@ class CoActionDetector(BaseDetector):
         pass a false discovery rate at or below it, and on big data most pairs are chance
         (``lockstep detect`` sets it to its ``alpha``). ``stats_["pairs_tested"]`` counts
         the edges before this cut, the ``m`` of Benjamini-Hochberg.
+    disk_mb : int or None, default None
+        Most MiB of candidate pairs that may wait on disk (:mod:`lockstep.spill`; ``None``:
+        ``$LOCKSTEP_DISK_MB``, else 20 GiB or half the free space, whichever is smaller).
+        Candidates are counted exactly before any is built, so a run that would need more
+        is refused before it writes anything, naming the object whose pairs it cannot hold.
 
     Attributes
     ----------
@@ -221,9 +225,10 @@ class CoActionDetector(BaseDetector):
     def __init__(self, *, object_type: str = "post", window: float | None = 60,
                  min_weight: int = 1, max_evidence: int = 10, pair_budget: int = 20_000_000,
                  popular_threshold: int | None = None, random_state: int = 0,
-                 max_p: float | None = None) -> None:
+                 max_p: float | None = None, disk_mb: int | None = None) -> None:
         super().__init__(min_weight=min_weight, max_evidence=max_evidence)
         self.max_p = max_p
+        self.disk_mb = disk_mb
         self.object_type = object_type
         self.window = window
         self.pair_budget = pair_budget
@@ -241,6 +246,8 @@ class CoActionDetector(BaseDetector):
             _check_int("popular_threshold", self.popular_threshold, 1)
         _check_int("random_state", self.random_state, 0)
         _check_real("max_p", self.max_p, 0, 1, open_low=True, optional=True)
+        if self.disk_mb is not None:
+            _check_int("disk_mb", self.disk_mb, 0)
 
     def _signal_name(self) -> str:
         return SIGNALS[self.object_type]
@@ -284,8 +291,9 @@ class CoActionDetector(BaseDetector):
         self._report_split(rows, obj_starts, obj_cand, stats)
         lap("null")
         got = con.execute("SELECT current_setting('temp_directory')").fetchone()
-        spill_dir = Path((got[0] if got else None) or tempfile.gettempdir()) / (
-            f"coaction-{os.getpid()}-{id(self):x}-{time.monotonic_ns()}")
+        spill_dir = spill.spill_dir("coaction", (got[0] if got else None) or None)
+        self._check_disk(rows, obj_starts, obj_cand, int(cand.sum()), self.pair_budget,
+                         spill_dir.parent)
         try:
             table = self._sweep(rows, cand, spill_dir, stats, lap, null)
         finally:
@@ -329,6 +337,27 @@ class CoActionDetector(BaseDetector):
                 "candidate_pairs": int(obj_cand[k]), "handling": "chunked",
                 "chunks": -(-int(obj_cand[k]) // self.pair_budget)})
         stats["popular_objects_count"] += len(split)
+
+    def _check_disk(self, rows: _Rows, obj_starts: np.ndarray, obj_cand: np.ndarray,
+                    total: int, mem_pairs: int, where: Path) -> None:
+        """Refuse, before any pair is built, a run whose spilled candidates (8 or 16 bytes a
+        pair beyond the ``mem_pairs`` held in memory) exceed the disk budget."""
+        per_pair = 8 if len(rows.o) < (1 << 31) else 16
+        need = 0 if total <= mem_pairs else total * per_pair
+        budget = spill.disk_budget_bytes(self.disk_mb, where)
+        if need <= budget:
+            return
+        k = int(np.argmax(obj_cand))
+        size = np.diff(np.r_[obj_starts, len(rows.o)])
+        obj = rows.obj_id[int(rows.o[obj_starts[k]])].as_py()
+        spill.check_spill(
+            need, budget,
+            what=(f"{self._signal_name()}: {total:,} candidate pairs within "
+                  f"{self.window if self.window is not None else 'the estimated'} s; object "
+                  f"{obj!r} alone implies {int(obj_cand[k]):,} of them ({int(size[k]):,} "
+                  "actions)"),
+            advice=("thin popular objects (popular_threshold, e.g. 10,000,000), narrow the "
+                    "window, or raise the disk budget"))
 
     def _sweep(self, rows: _Rows, cand: np.ndarray, spill_dir: Path, stats: dict[str, Any],
                lap: Callable[[str], None], null: CoActionNull) -> pa.Table:

@@ -66,6 +66,7 @@ from lockstep.detectors._sweep import (
     _reduce,
     _reduce_lean,
 )
+from lockstep import spill
 from lockstep._memory import libc, release_memory
 from lockstep.detectors.base import EDGE_SCHEMA, Laps, _as_workspace
 from lockstep.exceptions import UsageError
@@ -261,11 +262,13 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
     step = max(1 << 10, min(_EMIT_STEP, mem_pairs, budget // 8 // 64))
     bucket_pairs = max(1 << 10, min(det.pair_budget,
                                     budget // (_THREADS + 2) // _PAIR_BYTES_REDUCE))
-    spill_dir = Path(tmp_root) / f"coaction-{os.getpid()}-{id(det):x}-{time.monotonic_ns()}"
+    spill_dir = spill.spill_dir("coaction", tmp_root)
+    total = int(stats["candidate_pairs"]) if cand is None else int(cand.sum())
+    # refused before anything is written: the candidates are counted exactly
+    det._check_disk(rows, obj_starts, obj_cand, total, mem_pairs, Path(tmp_root))
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     sets: list[_Buckets] = []
     try:
-        total = int(stats["candidate_pairs"]) if cand is None else int(cand.sum())
         sets = [_Buckets(rows.a, len(rows.acc_id), total, len(rows.o), mem_pairs // _THREADS,
                          spill_dir / str(i), bucket_pairs) for i in range(_THREADS)]
         if lean:  # the per-row counts are recounted a window at a time, not kept

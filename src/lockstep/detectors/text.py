@@ -85,10 +85,7 @@ whole-text exact duplicates; the similarity is a bag of words, blind to word ord
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import tempfile
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -98,6 +95,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lockstep import spill
 from lockstep._arrays import unique
 from lockstep.detectors._rows import _packed_argsort, _Rows
 from lockstep.detectors._sweep import (
@@ -195,6 +193,9 @@ class TextDetector(BaseDetector):
         Most event pairs held in memory at once; the rest wait on disk (exact either way).
     random_state : int, default 0
         Seed of the MinHash permutations.
+    disk_mb : int or None, default None
+        Most MiB of event pairs that may wait on disk (:mod:`lockstep.spill`); a run that
+        would need more is refused before it writes anything.
 
     Attributes
     ----------
@@ -243,8 +244,9 @@ class TextDetector(BaseDetector):
                  keep_hashtags: bool = False, include_reposts: bool = False,
                  num_perm: int = 64, bands: int = 16, max_accounts: int | None = 1000,
                  min_weight: int = 1, max_evidence: int = 10, pair_budget: int = 20_000_000,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, disk_mb: int | None = None) -> None:
         super().__init__(min_weight=min_weight, max_evidence=max_evidence)
+        self.disk_mb = disk_mb
         self.threshold = threshold
         self.window = window
         self.min_tokens = min_tokens
@@ -274,6 +276,8 @@ class TextDetector(BaseDetector):
         if self.max_accounts is not None:
             _check_int("max_accounts", self.max_accounts, 2)
         _check_int("pair_budget", self.pair_budget, 1)
+        if self.disk_mb is not None:
+            _check_int("disk_mb", self.disk_mb, 0)
         _check_int("random_state", self.random_state, 0)
 
     def _signal_name(self) -> str:
@@ -326,8 +330,7 @@ class TextDetector(BaseDetector):
         lap("rows")
         got = con.execute("SELECT current_setting('temp_directory')").fetchall()
         got = got[0] if got else None
-        spill_dir = Path((got[0] if got else None) or tempfile.gettempdir()) / (
-            f"text-{os.getpid()}-{id(self):x}-{time.monotonic_ns()}")
+        spill_dir = spill.spill_dir("text", (got[0] if got else None) or None)
         try:
             table = self._sweep(rows, cand, null, spill_dir, stats, lap)
         finally:
@@ -495,7 +498,13 @@ class TextDetector(BaseDetector):
                stats: dict[str, Any], lap: Callable[[str], None]) -> pa.Table:
         """Emit the candidate event pairs per cluster in bounded steps; reduce by pair."""
         n_acc = len(rows.acc_id)
-        stats["candidate_pairs"] = int(cand.sum())
+        stats["candidate_pairs"] = total = int(cand.sum())
+        if total > self.pair_budget:  # refused before a pair is written (lockstep.spill)
+            per_pair = 8 if len(rows.o) < (1 << 31) else 16
+            spill.check_spill(
+                total * per_pair, spill.disk_budget_bytes(self.disk_mb, spill_dir.parent),
+                what=f"co-text: {total:,} candidate pairs of similar posts",
+                advice="lower max_accounts, narrow the window, or raise the disk budget")
         buckets = _Buckets(rows.a, n_acc, int(cand.sum()), len(rows.o), self.pair_budget,
                            spill_dir)
         _emit_pairs(rows, cand, buckets, min(self.pair_budget, _EMIT_STEP), stats)
