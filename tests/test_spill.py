@@ -95,3 +95,10 @@ def test_stale_spill_of_a_dead_process_is_removed(tmp_path: Path) -> None:
 def test_disk_mb_is_a_checked_parameter() -> None:
     with pytest.raises(spill.UsageError, match="disk_mb"):
         CoActionDetector(disk_mb=-1).fit("nowhere")
+
+
+def test_budget_of_a_directory_not_yet_created(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(spill.ENV_VAR, raising=False)
+    # spill directories are created on the first spill: their file system's space counts
+    assert spill.disk_budget_bytes(None, tmp_path / "not" / "yet") > 0

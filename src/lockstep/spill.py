@@ -39,10 +39,14 @@ class DiskBudgetError(UsageError):
 
 
 def _free_bytes(where: Path) -> int:
-    try:
-        return shutil.disk_usage(where).free
-    except OSError:
-        return 0
+    """Free bytes on the file system of ``where`` or of its nearest existing parent (a spill
+    directory is created only when the first pair spills)."""
+    for p in (where, *where.absolute().parents):
+        try:
+            return shutil.disk_usage(p).free
+        except OSError:
+            continue
+    return 0
 
 
 def disk_budget_bytes(disk_mb: int | None = None, where: str | Path | None = None) -> int:
