@@ -63,6 +63,7 @@ from lockstep.exceptions import UsageError
 from lockstep.schema import TABLE_COLUMNS
 from lockstep.significance import DEFAULT_ALPHA
 from lockstep.workspace import Workspace
+from lockstep.sql import literal
 
 __all__ = ["shuffle_workspace", "calibrate", "Calibration", "QQ_LEVELS", "pvalues_tested"]
 
@@ -237,7 +238,7 @@ def shuffle_workspace(ws: Workspace, out: str | Path, *, seed: int = 0,
 
 
 def _copy(con: Any, select: str, out: Path) -> int:
-    return int(con.execute(f"COPY ({select}) TO '{out.as_posix()}' (FORMAT parquet)"
+    return int(con.execute(f"COPY ({select}) TO {literal(out)} (FORMAT parquet)"
                            ).fetchall()[0][0])
 
 

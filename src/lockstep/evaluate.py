@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from lockstep.exceptions import UsageError
+from lockstep.sql import literal
 
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
@@ -259,8 +260,7 @@ def read_truth(source: Workspace | str | Path) -> pa.Table:
         if not path.is_file() or path.suffix.lower() not in readers:
             raise UsageError(f"{path}: not a truth file (.csv, .parquet or .jsonl expected)")
         con = duckdb.connect()
-        quoted = "'" + str(path).replace("'", "''") + "'"
-        sql = f"SELECT * FROM {readers[path.suffix.lower()]}({quoted})"
+        sql = f"SELECT * FROM {readers[path.suffix.lower()]}({literal(str(path))})"
     try:
         t = con.sql(sql).to_arrow_table()
     finally:

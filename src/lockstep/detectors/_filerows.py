@@ -39,6 +39,7 @@ from lockstep._memory import release_memory
 from lockstep.detectors._rows import PLATFORM_SCOPED, SCALAR_TYPES, _Rows
 from lockstep.exceptions import BadInputError, RowError, UsageError
 from lockstep.readers.base import LIST_COLUMNS as _LIST_COLUMNS
+from lockstep.sql import literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -160,7 +161,7 @@ def _source_view(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     CSV with its parser options, but a 1 MiB buffer) and return the column types."""
     from lockstep.readers.generic import _check_required, _csv_header, _kind
 
-    src = "'" + str(path).replace("'", "''") + "'"
+    src = literal(str(path))
     kind = _kind(path)
     if kind == "csv":
         header = _csv_header(path)

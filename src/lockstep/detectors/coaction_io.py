@@ -71,6 +71,7 @@ from lockstep._memory import libc, release_memory
 from lockstep.detectors.base import EDGE_SCHEMA, Laps, _as_workspace
 from lockstep.exceptions import UsageError
 from lockstep.pairs import PAIR_COLUMNS
+from lockstep.sql import literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -319,9 +320,9 @@ def _file_connection(path: Path, memory_limit: str, threads: int
 
     con = duckdb.connect()
     try:
-        tmp = Path(tempfile.gettempdir()) / f"lockstep-duckdb-{os.getpid()}"
-        con.execute(f"SET memory_limit = '{memory_limit}'; SET threads = {int(threads)}; "
-                    f"SET TimeZone = 'UTC'; SET temp_directory = '{tmp.as_posix()}'")
+        con.execute(f"SET memory_limit = {literal(memory_limit)}; "
+                    f"SET threads = {int(threads)}; SET TimeZone = 'UTC'; "
+                    f"SET temp_directory = {literal(spill.duckdb_temp_dir())}")
         install_url_functions(con)
         install_transform_functions(con)
         GenericReader().load(con, "raw_events", path, "events", streaming=True)
