@@ -80,6 +80,7 @@ import numpy as np
 import pyarrow as pa
 
 from lockstep.exceptions import UsageError
+from lockstep.sql import literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -328,7 +329,7 @@ def _run(con: duckdb.DuckDBPyConnection, members: pa.Table, p: dict[str, Any], t
     # ages are taken at the end of the data (last session, else last event), not today
     ref = q("SELECT coalesce((SELECT max(ts) FROM sessions), (SELECT max(ts) FROM events))"
             ).fetchone()[0]
-    ref_sql = "now()" if ref is None else f"TIMESTAMPTZ '{ref.isoformat()}'"
+    ref_sql = "now()" if ref is None else f"TIMESTAMPTZ {literal(ref.isoformat())}"
     q(f"""CREATE OR REPLACE TEMP TABLE _lo_assets AS
          WITH age AS (SELECT *, epoch({ref_sql}) - epoch(created_at) AS age_s FROM _lo_acc),
          med AS (SELECT network_id, median(age_s) med_s, quantile_cont(age_s, 0.9) p90_s

@@ -168,7 +168,7 @@ def _source_view(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
         if header is None:
             raise BadInputError(str(path), [RowError(str(path), 1, "empty file or no header row")])
         _check_required(path, "events", header)
-        types = "{" + ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in header) + "}"
+        types = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW raw_events AS SELECT * FROM read_csv({src}, "
             f"header=true, delim=',', quote='\"', escape='\"', columns={types}, "
@@ -226,7 +226,7 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
         typed = typed_select("events", "raw_events", types, None, ord_expr="NULL::BIGINT")
         keep = (f"{col} IS NOT NULL AND trim({col}) <> '' AND account_id IS NOT NULL "
                 "AND trim(account_id) <> '' AND ts IS NOT NULL AND event_id IS NOT NULL")
-        bad = _BAD + str(path).replace("'", "''") + ": "
+        bad = literal(_BAD + str(path) + ": ")
 
         def scan(select: str, where: str = "true") -> Iterator[pa.RecordBatch]:
             try:
@@ -250,7 +250,7 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
         kept_bytes = 0
         for b in scan(f"hash(platform, account_id) AS ha, platform, account_id, "
                       f"hash({scope}, {col}) AS ho, {scope} AS op, {col} AS object_id, "
-                      f"{keep} AS k, CASE WHEN _err IS NOT NULL THEN error('{bad}' || _err) "
+                      f"{keep} AS k, CASE WHEN _err IS NOT NULL THEN error({bad} || _err) "
                       "END AS chk, epoch_us(ts) AS t"):
             k = b.column(6)
             if k.null_count or not pc.all(k).as_py():

@@ -329,7 +329,7 @@ def _file_connection(path: Path, memory_limit: str, threads: int
         types = {n: t for n, t, *_ in con.execute("DESCRIBE raw_events").fetchall()}
         typed = typed_select("events", "raw_events", types, None, ord_expr="NULL::BIGINT")
         cols = ", ".join(c for c, _ in TABLE_COLUMNS["events"] if c != "ingest_id")
-        bad = "'lockstep: bad row in " + str(path).replace("'", "''") + ": '"
+        bad = literal(f"lockstep: bad row in {path}: ")
         con.execute(f"CREATE TEMP VIEW events AS SELECT {cols}, NULL::VARCHAR AS ingest_id, "
                     f"platform FROM ({typed}) WHERE CASE WHEN _err IS NULL THEN true "
                     f"ELSE error({bad} || _err) END")
