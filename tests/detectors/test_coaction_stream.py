@@ -153,12 +153,12 @@ def test_viral_object_many_buckets_and_spills(viral: tuple[Workspace, Path], tmp
 def test_file_staging_one_or_two_passes(viral: tuple[Workspace, Path], campaign: tuple[
         Workspace, Path], keep_bytes: int) -> None:
     from lockstep.detectors._filerows import _stage_file
-    from lockstep.detectors._rows import _stage_lean
+    from lockstep.detectors.sweep import stage_lean
 
     for ws, path in (viral, campaign):
         rows, counts = _stage_file(path, "post", keep_bytes=keep_bytes)
         con = ws.connect()
-        ref, ref_counts = _stage_lean(con, "post")
+        ref, ref_counts = stage_lean(con, "post")
         con.close()
         assert counts == ref_counts
         assert rows.acc_id.equals(ref.acc_id) and rows.acc_platform.equals(ref.acc_platform)
@@ -241,7 +241,7 @@ def test_cli_pairs_out_streams(campaign: tuple[Workspace, Path], tmp_path: Path)
 def test_count_rows_equals_the_full_count_on_any_ranges() -> None:
     # the lean stream recounts candidates a range of rows at a time, over only the rows the
     # range can pair with; that must give exactly what one count over everything gives
-    from lockstep.detectors._sweep import _count, _count_rows
+    from lockstep.detectors.sweep import count_candidates, count_candidates_range
 
     rng = np.random.default_rng(0)
     for _ in range(200):
@@ -252,8 +252,8 @@ def test_count_rows_equals_the_full_count_on_any_ranges() -> None:
         t = np.concatenate([np.sort(rng.integers(0, int(rng.integers(1, 500)), s))
                             for s in sizes]).astype(np.int64)
         w = int(rng.integers(0, 50))
-        full, starts, _ = _count(o, t, w, dtype=np.int32)
+        full, starts, _ = count_candidates(o, t, w, dtype=np.int32)
         cuts = np.unique(np.r_[0, rng.integers(0, len(o), 5), len(o)])
-        got = np.concatenate([_count_rows(o, t, w, starts, int(a), int(b))
+        got = np.concatenate([count_candidates_range(o, t, w, starts, int(a), int(b))
                               for a, b in zip(cuts[:-1], cuts[1:])])
         assert np.array_equal(got, full)

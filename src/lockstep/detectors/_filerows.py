@@ -1,7 +1,7 @@
 """Staging straight from one events file, in small memory (no workspace, no ingest).
 
 For :func:`lockstep.detectors.coaction_io.write_pairs` given a generic events file (CSV,
-optionally gzipped, or Parquet). What :func:`~lockstep.detectors._rows._stage_lean` gives
+optionally gzipped, or Parquet). What :func:`~lockstep.detectors.sweep.stage_lean` gives
 from a workspace, built without holding more than a batch of text at once:
 
 1. DuckDB streams the file (its CSV reader with the generic reader's options and a 1 MiB
@@ -21,7 +21,7 @@ from a workspace, built without holding more than a batch of text at once:
    a time.
 
 Memory: 16 bytes per row of an object acted on at least twice (12 when every time is a
-whole second: times are then int32 seconds, see ``_Rows.t_scale``), plus the account and
+whole second: times are then int32 seconds, see ``Rows.t_scale``), plus the account and
 object tables (~30 bytes per distinct account or object), one batch, and DuckDB's reader
 (about 35 MB on two threads). Rows are used as
 they are in the file: ingest would also drop repeated event ids.
@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lockstep._memory import release_memory
-from lockstep.detectors._rows import PLATFORM_SCOPED, SCALAR_TYPES, _Rows
+from lockstep.detectors.sweep import PLATFORM_SCOPED, SCALAR_TYPES, Rows
 from lockstep.exceptions import BadInputError, RowError, UsageError
 from lockstep.readers.base import LIST_COLUMNS as _LIST_COLUMNS
 from lockstep.sql import literal
@@ -192,9 +192,9 @@ def _source_view(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
 
 
 def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
-                ) -> tuple[_Rows, dict[str, int]]:
+                ) -> tuple[Rows, dict[str, int]]:
     """Rows of the objects of ``otype`` acted on at least twice, from one generic events
-    file, as :func:`~lockstep.detectors._rows._stage_lean` gives them from a workspace, with
+    file, as :func:`~lockstep.detectors.sweep.stage_lean` gives them from a workspace, with
     the counts of the whole input. Raises :class:`HashCollision` in the (astronomically
     rare) case that two keys share a hash. When the rows' hashes and times (24 bytes a row)
     fit in ``keep_bytes``, pass 1 keeps them and the file is read once."""
@@ -355,10 +355,10 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
         con.close()
     o_out = np.repeat(np.arange(n_shared, dtype=np.int32), sizes)
     _sort_times(o_out, a_out, t_out, starts, sizes)
-    rows = _Rows(o=o_out, t=t_out, a=a_out, e=np.zeros(0, dtype=np.int32), multi=False,
-                 acc_platform=acc_platform, acc_id=acc_id, ev_id=pa.array([], pa.string()),
-                 obj_id=obj_id, n_events=counts["rows"], lean=True, t_scale=t_scale,
-                 t_base=t_base)
+    rows = Rows(o=o_out, t=t_out, a=a_out, e=np.zeros(0, dtype=np.int32), multi=False,
+                acc_platform=acc_platform, acc_id=acc_id, ev_id=pa.array([], pa.string()),
+                obj_id=obj_id, n_events=counts["rows"], lean=True, t_scale=t_scale,
+                t_base=t_base)
     return rows, counts
 
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
 __all__ = ["BaseDetector", "NotFittedError", "check_is_fitted", "EDGE_SCHEMA", "EDGE_COLUMNS",
-           "empty_edges", "AccountRef", "Laps"]
+           "empty_edges", "AccountRef", "Laps", "as_workspace", "check_int", "check_real",
+           "match_account"]
 
 #: Columns and types of :attr:`BaseDetector.edges_`. An account is ``(platform, account_id)``:
 #: one object (a URL, a hashtag) can tie accounts of two platforms. Each row has
@@ -100,7 +101,8 @@ def empty_edges() -> pa.Table:
     return EDGE_SCHEMA.empty_table()
 
 
-def _as_workspace(workspace: Workspace | str | Path) -> Workspace:
+def as_workspace(workspace: Workspace | str | Path) -> Workspace:
+    """``workspace`` itself, or the existing workspace at that path (for ``fit``)."""
     from lockstep.workspace import Workspace
 
     if isinstance(workspace, Workspace):
@@ -110,15 +112,16 @@ def _as_workspace(workspace: Workspace | str | Path) -> Workspace:
     raise UsageError(f"fit() takes a Workspace or the path of one, not {type(workspace).__name__}")
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
+def check_int(name: str, value: Any, minimum: int) -> None:
+    """``value`` must be an integer (not a bool) at least ``minimum``; else :class:`UsageError`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UsageError(f"{name} must be an integer >= {minimum}, not {value!r}")
 
 
-def _check_real(name: str, value: Any, low: float, high: float, *, open_low: bool = False,
-                optional: bool = False) -> None:
+def check_real(name: str, value: Any, low: float, high: float, *, open_low: bool = False,
+               optional: bool = False) -> None:
     """``value`` must be a number in ``[low, high]`` (``(low, high]`` with ``open_low``), or
-    None when ``optional``."""
+    None when ``optional``; else :class:`UsageError`."""
     if optional and value is None:
         return
     ok = (not isinstance(value, bool) and isinstance(value, Real)
@@ -198,8 +201,8 @@ class BaseDetector(abc.ABC):
 
     def _validate_params(self) -> None:
         """Check the parameters (called by :meth:`fit`); subclasses extend it."""
-        _check_int("min_weight", self.min_weight, 1)
-        _check_int("max_evidence", self.max_evidence, 0)
+        check_int("min_weight", self.min_weight, 1)
+        check_int("max_evidence", self.max_evidence, 0)
 
     # -- the template ------------------------------------------------------------------------
     def fit(self, workspace: Workspace | str | Path, /) -> Self:
@@ -215,7 +218,7 @@ class BaseDetector(abc.ABC):
         self
         """
         self._validate_params()
-        ws = _as_workspace(workspace)
+        ws = as_workspace(workspace)
         start = time.perf_counter()
         con = ws.connect()
         try:
@@ -291,7 +294,8 @@ class BaseDetector(abc.ABC):
         out: list[str] = []
         for r in rows:
             x, y = (r["platform_a"], r["account_a"]), (r["platform_b"], r["account_b"])
-            if (_match(a, x) and _match(b, y)) or (_match(a, y) and _match(b, x)):
+            if ((match_account(a, x) and match_account(b, y))
+                    or (match_account(a, y) and match_account(b, x))):
                 out.extend(r["evidence"])
         return out
 
@@ -304,5 +308,6 @@ def _ref(account: AccountRef) -> tuple[str | None, str]:
     raise UsageError(f"an account is 'account_id' or ('platform', 'account_id'), not {account!r}")
 
 
-def _match(ref: tuple[str | None, str], acc: tuple[str, str]) -> bool:
+def match_account(ref: tuple[str | None, str], acc: tuple[str, str]) -> bool:
+    """Whether account ``acc`` is ``ref`` (a ``(platform or None, account_id)`` reference)."""
     return ref[1] == acc[1] and (ref[0] is None or ref[0] == acc[0])

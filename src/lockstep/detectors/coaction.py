@@ -8,10 +8,10 @@ them. Exact duplicate rows count once, and an empty object field is no object.
 
 Algorithm (partition by object, sort by time, sweep; never a Cartesian product per object):
 
-1. *Stage* (DuckDB, both cores; :mod:`lockstep.detectors._rows`): the object rows of one type
+1. *Stage* (DuckDB, both cores; :mod:`lockstep.detectors.sweep`): the object rows of one type
    with integer codes for object, account (in ``(platform, account_id)`` order) and event (in
    ``(time, platform, event_id)`` order), sorted by ``(object, time, event)``.
-2. *Count*, 3. *Emit*, 4. *Reduce* (numpy; :mod:`lockstep.detectors._sweep`): one
+2. *Count*, 3. *Emit*, 4. *Reduce* (numpy; :mod:`lockstep.detectors.sweep`): one
    ``searchsorted`` over all objects counts every candidate pair exactly before any is built;
    pairs are materialised in bounded steps (same-account pairs dropped) into key-range
    buckets, at most ``pair_budget`` in memory and the rest in one file per bucket; each
@@ -27,7 +27,6 @@ by ``pair_budget`` plus the edges returned.
 """
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -35,39 +34,34 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lockstep import spill
-from lockstep.detectors._rows import (  # noqa: F401 (re-exported: lockstep.significance, tests)
-    PLATFORM_SCOPED,
-    _describe_largest,
-    _drop_unshared,
-    _drop_unshared_counted,
-    _packed_argsort,
-    _Rows,
-    _sample_popular,
-    _segments,
-    _sort_by_object,
-    _stage,
-    _take_rows,
-)
-from lockstep.detectors._sweep import (  # noqa: F401 (re-exported)
-    _EMIT_STEP,
-    _bounded_map,
-    _Buckets,
-    _count,
-    _emit,
-    _emit_pairs,
-    _pieces,
-    _reduce,
-)
 from lockstep.detectors.base import (
-    EDGE_SCHEMA,
     BaseDetector,
     Laps,
-    _check_int,
-    _check_real,
+    check_int,
+    check_real,
     empty_edges,
+)
+from lockstep.detectors.sweep import (
+    EMIT_STEP,
+    PLATFORM_SCOPED,
+    SIGNALS,
+    THREADS,
+    Buckets,
+    Rows,
+    bounded_map,
+    check_disk,
+    count_candidates,
+    describe_largest,
+    drop_unshared_counted,
+    emit_pairs,
+    estimate_window,
+    part_table,
+    reduce_bucket,
+    report_split,
+    stage_rows,
+    thin_popular,
 )
 from lockstep.exceptions import UsageError
 from lockstep.schema import OBJECT_TYPES
@@ -81,23 +75,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CoActionDetector", "SIGNALS", "PLATFORM_SCOPED", "estimate_window"]
 
-#: Signal name of each object type.
-SIGNALS: dict[str, str] = {
-    "post": "co-repost", "url": "co-link", "reply": "co-reply", "hashtag": "co-hashtag",
-    "image": "co-image", "domain": "co-domain", "mention": "co-mention", "venue": "co-venue",
-    "object": "co-object", "author": "co-amplify",
-}
-
-#: CooRnet's parameters for the data-driven window (Giglietto et al. 2020).
-COORNET_Q = 0.1
-COORNET_P = 0.5
-#: Window used when ``window=None`` and no object was acted on twice.
-FALLBACK_WINDOW_S = 60.0
-
 _US = 1_000_000
 _MAX_WINDOW_S = 1e9  # ~31 years; keeps every shifted time below 2**62 microseconds
-_THREADS = max(1, min(4, os.cpu_count() or 1))  # "use both cores" where it is cheap
-_MAX_REPORTED = 100  # popular objects listed in stats_ (all are counted)
 
 
 class CoActionDetector(BaseDetector):
@@ -240,14 +219,14 @@ class CoActionDetector(BaseDetector):
         if self.object_type not in SIGNALS:
             raise UsageError(f"object_type must be one of {', '.join(OBJECT_TYPES)}, not "
                              f"{self.object_type!r}")
-        _check_real("window", self.window, 0, _MAX_WINDOW_S, optional=True)
-        _check_int("pair_budget", self.pair_budget, 1)
+        check_real("window", self.window, 0, _MAX_WINDOW_S, optional=True)
+        check_int("pair_budget", self.pair_budget, 1)
         if self.popular_threshold is not None:
-            _check_int("popular_threshold", self.popular_threshold, 1)
-        _check_int("random_state", self.random_state, 0)
-        _check_real("max_p", self.max_p, 0, 1, open_low=True, optional=True)
+            check_int("popular_threshold", self.popular_threshold, 1)
+        check_int("random_state", self.random_state, 0)
+        check_real("max_p", self.max_p, 0, 1, open_low=True, optional=True)
         if self.disk_mb is not None:
-            _check_int("disk_mb", self.disk_mb, 0)
+            check_int("disk_mb", self.disk_mb, 0)
 
     def _signal_name(self) -> str:
         return SIGNALS[self.object_type]
@@ -257,7 +236,7 @@ class CoActionDetector(BaseDetector):
         lap = Laps()
         secs = lap.seconds
 
-        rows = _stage(con, self.object_type)
+        rows = stage_rows(con, self.object_type)
         lap("stage")
         stats: dict[str, Any] = {
             "signal": self._signal_name(), "object_type": self.object_type,
@@ -273,27 +252,29 @@ class CoActionDetector(BaseDetector):
         stats.update(window_s=wus / _US, window_us=wus, window_rule=rule)
 
         # the null model sees every row (objects acted on once count in account degrees)
-        counted = _count(rows.o, rows.t, wus)
+        counted = count_candidates(rows.o, rows.t, wus)
         _, all_starts, all_cand = counted
         stats.update(candidate_pairs=int(all_cand.sum()),
-                     largest_objects=_describe_largest(rows, all_starts, all_cand))
+                     largest_objects=describe_largest(rows, all_starts, all_cand))
         lap("count")
-        rows, counted = self._thin(rows, counted, wus, stats)
+        rows, counted = thin_popular(rows, counted, wus, stats,
+                                     threshold=self.popular_threshold, seed=self.random_state)
         lap("popular")
         from lockstep.significance import CoActionNull
 
         # fitted after thinning: the null describes the data the pairs are counted on
         null = CoActionNull.from_rows(rows.o, rows.a, counted[2], counted[1], len(rows.acc_id),
                                       t=rows.t, window=wus)
-        rows, (cand, obj_starts, obj_cand) = _drop_unshared_counted(rows, counted)
+        rows, (cand, obj_starts, obj_cand) = drop_unshared_counted(rows, counted)
         del counted
         stats["objects_shared"] = int(len(obj_starts))
-        self._report_split(rows, obj_starts, obj_cand, stats)
+        report_split(rows, obj_starts, obj_cand, stats, self.pair_budget)
         lap("null")
         got = con.execute("SELECT current_setting('temp_directory')").fetchone()
         spill_dir = spill.spill_dir("coaction", (got[0] if got else None) or None)
-        self._check_disk(rows, obj_starts, obj_cand, int(cand.sum()), self.pair_budget,
-                         spill_dir.parent)
+        check_disk(rows, obj_starts, obj_cand, int(cand.sum()), self.pair_budget,
+                   spill_dir.parent, disk_mb=self.disk_mb, signal=self._signal_name(),
+                   window=self.window)
         try:
             table = self._sweep(rows, cand, spill_dir, stats, lap, null)
         finally:
@@ -301,72 +282,14 @@ class CoActionDetector(BaseDetector):
         stats["seconds"] = secs
         return table, stats
 
-    def _thin(self, rows: _Rows, counted: tuple[np.ndarray, np.ndarray, np.ndarray],
-              window: int, stats: dict[str, Any], **count: Any
-              ) -> tuple[_Rows, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Sample the events of objects above ``popular_threshold``.
-
-        ``counted`` is what :func:`_count` gave ``rows`` (``window`` is in the unit of
-        ``rows.t``; ``count`` goes to :func:`_count`); returns the rows kept and their counts,
-        recounted only when something was sampled.
-        """
-        stats["popular_objects"] = []
-        stats["popular_objects_count"] = 0
-        stats["exact"] = True
-        _, starts, obj_cand = counted
-        if self.popular_threshold is None or not np.any(obj_cand > self.popular_threshold):
-            return rows, counted
-        rows, sampled = _sample_popular(rows, starts, obj_cand, self.popular_threshold,
-                                        self.random_state)
-        stats["popular_objects"] = sampled[:_MAX_REPORTED]
-        stats["popular_objects_count"] = len(sampled)
-        stats["exact"] = False
-        counted = _count(rows.o, rows.t, window, **count)
-        stats["candidate_pairs_sampled"] = int(counted[2].sum())
-        return rows, counted
-
-    def _report_split(self, rows: _Rows, obj_starts: np.ndarray, obj_cand: np.ndarray,
-                      stats: dict[str, Any]) -> None:
-        """List the objects whose pairs exceed ``pair_budget`` (swept in chunks, exactly)."""
-        split = np.flatnonzero(obj_cand > self.pair_budget)
-        split = split[np.argsort(-obj_cand[split], kind="stable")]
-        room = max(0, _MAX_REPORTED - len(stats["popular_objects"]))
-        for k in split[:room]:
-            stats["popular_objects"].append({
-                "object_id": rows.obj_id[int(rows.o[obj_starts[k]])].as_py(),
-                "candidate_pairs": int(obj_cand[k]), "handling": "chunked",
-                "chunks": -(-int(obj_cand[k]) // self.pair_budget)})
-        stats["popular_objects_count"] += len(split)
-
-    def _check_disk(self, rows: _Rows, obj_starts: np.ndarray, obj_cand: np.ndarray,
-                    total: int, mem_pairs: int, where: Path) -> None:
-        """Refuse, before any pair is built, a run whose spilled candidates (8 or 16 bytes a
-        pair beyond the ``mem_pairs`` held in memory) exceed the disk budget."""
-        per_pair = 8 if len(rows.o) < (1 << 31) else 16
-        need = 0 if total <= mem_pairs else total * per_pair
-        budget = spill.disk_budget_bytes(self.disk_mb, where)
-        if need <= budget:
-            return
-        k = int(np.argmax(obj_cand))
-        size = np.diff(np.r_[obj_starts, len(rows.o)])
-        obj = rows.obj_id[int(rows.o[obj_starts[k]])].as_py()
-        spill.check_spill(
-            need, budget,
-            what=(f"{self._signal_name()}: {total:,} candidate pairs within "
-                  f"{self.window if self.window is not None else 'the estimated'} s; object "
-                  f"{obj!r} alone implies {int(obj_cand[k]):,} of them ({int(size[k]):,} "
-                  "actions)"),
-            advice=("thin popular objects (popular_threshold, e.g. 10,000,000), narrow the "
-                    "window, or raise the disk budget"))
-
-    def _sweep(self, rows: _Rows, cand: np.ndarray, spill_dir: Path, stats: dict[str, Any],
+    def _sweep(self, rows: Rows, cand: np.ndarray, spill_dir: Path, stats: dict[str, Any],
                lap: Callable[[str], None], null: CoActionNull) -> pa.Table:
         """Emit the candidate pairs in bounded steps, then reduce each key-range bucket."""
         n_acc = len(rows.acc_id)
-        buckets = _Buckets(rows.a, n_acc, int(cand.sum()), len(rows.o), self.pair_budget,
-                           spill_dir)
+        buckets = Buckets(rows.a, n_acc, int(cand.sum()), len(rows.o), self.pair_budget,
+                          spill_dir)
         try:
-            _emit_pairs(rows, cand, buckets, min(self.pair_budget, _EMIT_STEP), stats)
+            emit_pairs(rows, cand, buckets, min(self.pair_budget, EMIT_STEP), stats)
         except BaseException:
             buckets.close()  # the spill files (drain closes them otherwise)
             raise
@@ -375,13 +298,13 @@ class CoActionDetector(BaseDetector):
 
         def finish(bucket: tuple[np.ndarray, np.ndarray, np.ndarray, int]
                    ) -> tuple[int, int, pa.Table | None]:
-            part = _reduce(*bucket, rows, self.max_evidence, self.min_weight, null.g)
+            part = reduce_bucket(*bucket, rows, self.max_evidence, self.min_weight, null.g)
             return (int(part["event_pairs"]), len(part["key"]),
-                    _part_table(part, rows, n_acc, signal, null, max_p=self.max_p)
+                    part_table(part, rows, n_acc, signal, null, max_p=self.max_p)
                     if len(part["key"]) else None)
 
         # buckets are independent: reduce them on both cores (numpy and Arrow release the GIL)
-        done = list(_bounded_map(finish, buckets.drain(), _THREADS))
+        done = list(bounded_map(finish, buckets.drain(), THREADS))
         stats["spilled_pairs"] = buckets.spilled_pairs
         stats["event_pairs"] = sum(n for n, _, _ in done)
         stats["pairs_tested"] = sum(n for _, n, _ in done)
@@ -450,66 +373,3 @@ class CoActionDetector(BaseDetector):
         pairs.sort()
         return [f"{p[3]}|{p[6]}" for p in pairs]
 
-
-def estimate_window(o: np.ndarray, t: np.ndarray, q: float = COORNET_Q,
-                    p: float = COORNET_P) -> tuple[float, str]:
-    """CooRnet's coordination interval, in seconds, from rows sorted by (object, time).
-
-    Among objects with at least two actions, keep those whose second action came within the
-    ``q``-quantile of all first-to-second gaps; for each, the time from its first action to
-    the first action that takes it past a share ``p`` of its actions; return the
-    ``p``-quantile of those times (linear interpolation, R's default) and the rule's text.
-    Giglietto et al. (2020), ``estimate_coord_interval`` in CooRnet.
-    """
-    rule = f"coornet(q={q}, p={p})"
-    if len(o) < 2:
-        return FALLBACK_WINDOW_S, rule + ": no object acted on twice; fell back to 60 s"
-    starts, size = _segments(o)
-    keep = size >= 2
-    starts, size = starts[keep], size[keep]
-    if len(starts) == 0:
-        return FALLBACK_WINDOW_S, rule + ": no object acted on twice; fell back to 60 s"
-    second = t[starts + 1] - t[starts]
-    quick = second <= np.quantile(second, q)
-    s, n = starts[quick], size[quick]
-    reach = t[s + np.floor(p * n).astype(np.int64)] - t[s]
-    return float(np.quantile(reach, p)) / _US, rule
-
-
-_TS = pa.timestamp("us", tz="UTC")
-
-
-def _part_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str,
-                null: CoActionNull, *, max_p: float | None = None) -> pa.Table:
-    """The edges of one bucket as an Arrow table (one chunk per bucket keeps string offsets
-    in range on very large outputs); edges with a p-value above ``max_p`` are left out."""
-    lo, hi = p["key"] // n_acc, p["key"] % n_acc
-    expected, p_value = null.pvalues(lo, hi, p["support"], p["gmax"], p["weight"], max_p=max_p)
-    if max_p is not None:
-        keep = p_value <= max_p
-        if not keep.all():
-            ev_keep = np.repeat(keep, p["n_ev"])
-            p = {**{k: v[keep] for k, v in p.items()
-                    if k in ("key", "weight", "support", "first", "last", "median_us",
-                             "n_ev")},
-                 "ev_lo": p["ev_lo"][ev_keep], "ev_hi": p["ev_hi"][ev_keep]}
-            lo, hi, expected, p_value = lo[keep], hi[keep], expected[keep], p_value[keep]
-    n = len(lo)
-    offsets = np.r_[0, np.cumsum(p["n_ev"])].astype(np.int32)
-    ids = pc.binary_join_element_wise(rows.ev_id.take(p["ev_lo"]), rows.ev_id.take(p["ev_hi"]),
-                                      "|")
-    plats = rows.acc_platform
-    if len(plats) and plats[0] == plats[-1]:  # sorted: one platform only
-        plat_a = plat_b = pa.repeat(plats[0], n)
-    else:
-        plat_a, plat_b = plats.take(lo), plats.take(hi)
-    return pa.table([
-        plat_a, rows.acc_id.take(lo), plat_b, rows.acc_id.take(hi),
-        pa.repeat(pa.scalar(signal), n),
-        pa.array(p["weight"], type=pa.int64()), pa.array(p["support"], type=pa.int64()),
-        pa.array(p["first"], type=pa.int64()).cast(_TS),
-        pa.array(p["last"], type=pa.int64()).cast(_TS),
-        pa.array(p["median_us"] / _US, type=pa.float64()),
-        pa.ListArray.from_arrays(pa.array(offsets), ids),
-        pa.array(expected, type=pa.float64()), pa.array(p_value, type=pa.float64()),
-    ], schema=EDGE_SCHEMA)

@@ -31,10 +31,10 @@ compute URL domains: ``co-domain`` needs a workspace).
 
 Fast path (post, reply and venue objects: one object per event, so no event pair repeats
 through two objects; without evidence or sampling): only integer codes are staged
-(:func:`~lockstep.detectors._rows._stage_lean` from a workspace,
+(:func:`~lockstep.detectors.sweep.stage_lean` from a workspace,
 :func:`~lockstep.detectors._filerows._stage_file` from a file, in one or two streaming
 passes), per-row candidate counts are recounted a window at a time instead of kept, and
-buckets are reduced without evidence (:func:`~lockstep.detectors._sweep._reduce_lean`).
+buckets are reduced without evidence (:func:`~lockstep.detectors.sweep.reduce_bucket_lean`).
 Otherwise the rows are staged as for ``fit`` (from a file through :func:`_file_connection`).
 """
 from __future__ import annotations
@@ -53,22 +53,33 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from lockstep.detectors._filerows import HashCollision, _stage_file
-from lockstep.detectors._rows import SCALAR_TYPES, _drop_unshared, _Rows, _stage, _stage_lean
-from lockstep.detectors._sweep import (
-    _EMIT_STEP,
-    _bounded_map,
-    _Buckets,
-    _count,
-    _count_rows,
-    _emit_pairs,
-    _load_buckets,
-    _reduce,
-    _reduce_lean,
-)
 from lockstep import spill
 from lockstep._memory import libc, release_memory
-from lockstep.detectors.base import EDGE_SCHEMA, Laps, _as_workspace
+from lockstep.detectors._filerows import HashCollision, _stage_file
+from lockstep.detectors.base import EDGE_SCHEMA, Laps, as_workspace, check_int
+from lockstep.detectors.sweep import (
+    EMIT_STEP,
+    SCALAR_TYPES,
+    SIGNALS,
+    THREADS,
+    Buckets,
+    Rows,
+    bounded_map,
+    check_disk,
+    count_candidates,
+    count_candidates_range,
+    describe_largest,
+    drop_unshared,
+    emit_pairs,
+    estimate_window,
+    load_buckets,
+    reduce_bucket,
+    reduce_bucket_lean,
+    report_split,
+    stage_lean,
+    stage_rows,
+    thin_popular,
+)
 from lockstep.exceptions import UsageError
 from lockstep.pairs import PAIR_COLUMNS
 from lockstep.sql import literal
@@ -87,7 +98,6 @@ FILE_COLUMNS = PAIR_COLUMNS
 FORMATS = ("csv", "parquet")
 
 _US = 1_000_000
-_THREADS = max(1, min(4, os.cpu_count() or 1))
 _TS = pa.timestamp("us", tz="UTC")
 _NEEDS_QUOTES = r'[",\r\n]'
 # working bytes per pair of a bucket being reduced and written (measured at 1M rows: a
@@ -178,11 +188,8 @@ def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path:
 
 def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path: str | Path,
                   *, fmt: str | None, evidence: bool, memory_mb: int) -> dict[str, Any]:
-    from lockstep.detectors.base import _check_int
-    from lockstep.detectors.coaction import SIGNALS, _describe_largest, estimate_window
-
     det._validate_params()
-    _check_int("memory_mb", memory_mb, 16)
+    check_int("memory_mb", memory_mb, 16)
     path = Path(path)
     if fmt is None:
         fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
@@ -196,7 +203,7 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
     lean = otype in SCALAR_TYPES and not evidence and det.popular_threshold is None
     limit = f"{max(64, memory_mb)}MB"  # staging and the sweep do not overlap
     source = str(workspace)
-    rows: _Rows | None = None
+    rows: Rows | None = None
     con = None
     if isinstance(workspace, (str, Path)) and Path(workspace).is_file():
         if otype == "domain":
@@ -204,15 +211,15 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
                              "ingest the file into a workspace first")
         if lean:
             try:
-                rows, counts = _stage_file(Path(workspace), otype, threads=_THREADS,
+                rows, counts = _stage_file(Path(workspace), otype, threads=THREADS,
                                            keep_bytes=budget // 4)
             except HashCollision:
                 pass
         if rows is None:
-            con = _file_connection(Path(workspace), limit, _THREADS)
+            con = _file_connection(Path(workspace), limit, THREADS)
     else:
-        ws = _as_workspace(workspace)
-        con = ws.connect(memory_limit=limit, threads=_THREADS)
+        ws = as_workspace(workspace)
+        con = ws.connect(memory_limit=limit, threads=THREADS)
         source = str(ws.path)
     tmp_root = tempfile.gettempdir()
     if con is not None:
@@ -220,9 +227,9 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
             tmp_root = (con.execute("SELECT current_setting('temp_directory')").fetchone()
                         or [None])[0] or tmp_root
             if lean:
-                rows, counts = _stage_lean(con, otype)
+                rows, counts = stage_lean(con, otype)
             else:
-                rows = _stage(con, otype)
+                rows = stage_rows(con, otype)
                 counts = {"rows": int(len(rows.o)), "accounts": len(rows.acc_id),
                           "objects": len(rows.obj_id)}
         finally:
@@ -242,15 +249,17 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
     wus = int(round(window_s * _US))
     stats.update(window_s=wus / _US, window_us=wus, window_rule=rule)
     if not lean:
-        rows = _drop_unshared(rows)
+        rows = drop_unshared(rows)
     small = np.int32 if len(rows.o) < (1 << 31) else np.int64
-    cand, obj_starts, obj_cand = _count(rows.o, rows.t, wus // rows.t_scale, dtype=small)
+    cand, obj_starts, obj_cand = count_candidates(rows.o, rows.t, wus // rows.t_scale,
+                                                  dtype=small)
     stats.update(objects_shared=int(len(obj_starts)), candidate_pairs=int(cand.sum()),
-                 largest_objects=_describe_largest(rows, obj_starts, obj_cand))
+                 largest_objects=describe_largest(rows, obj_starts, obj_cand))
     if not lean:
-        rows, (cand, obj_starts, obj_cand) = det._thin(
-            rows, (cand, obj_starts, obj_cand), wus // rows.t_scale, stats, dtype=small)
-        det._report_split(rows, obj_starts, obj_cand, stats)
+        rows, (cand, obj_starts, obj_cand) = thin_popular(
+            rows, (cand, obj_starts, obj_cand), wus // rows.t_scale, stats,
+            threshold=det.popular_threshold, seed=det.random_state, dtype=small)
+        report_split(rows, obj_starts, obj_cand, stats, det.pair_budget)
     else:
         stats.update(popular_objects=[], popular_objects_count=0, exact=True)
         del cand  # recounted while emitting
@@ -260,28 +269,29 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
     # pairs held before spilling, per emission step and per bucket: from memory_mb, and never
     # more than pair_budget (which therefore also forces small steps and many buckets)
     mem_pairs = max(1 << 10, min(det.pair_budget, budget // 4 // 8))
-    step = max(1 << 10, min(_EMIT_STEP, mem_pairs, budget // 8 // 64))
+    step = max(1 << 10, min(EMIT_STEP, mem_pairs, budget // 8 // 64))
     bucket_pairs = max(1 << 10, min(det.pair_budget,
-                                    budget // (_THREADS + 2) // _PAIR_BYTES_REDUCE))
+                                    budget // (THREADS + 2) // _PAIR_BYTES_REDUCE))
     spill_dir = spill.spill_dir("coaction", tmp_root)
     total = int(stats["candidate_pairs"]) if cand is None else int(cand.sum())
     # refused before anything is written: the candidates are counted exactly
-    det._check_disk(rows, obj_starts, obj_cand, total, mem_pairs, Path(tmp_root))
+    check_disk(rows, obj_starts, obj_cand, total, mem_pairs, Path(tmp_root),
+               disk_mb=det.disk_mb, signal=SIGNALS[otype], window=det.window)
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sets: list[_Buckets] = []
+    sets: list[Buckets] = []
     try:
-        sets = [_Buckets(rows.a, len(rows.acc_id), total, len(rows.o), mem_pairs // _THREADS,
-                         spill_dir / str(i), bucket_pairs) for i in range(_THREADS)]
+        sets = [Buckets(rows.a, len(rows.acc_id), total, len(rows.o), mem_pairs // THREADS,
+                        spill_dir / str(i), bucket_pairs) for i in range(THREADS)]
         if lean:  # the per-row counts are recounted a window at a time, not kept
-            _emit_pairs(rows, partial(_count_rows, rows.o, rows.t, wus // rows.t_scale,
-                                      obj_starts, dtype=small),
-                        sets, step, stats, obj_starts=obj_starts, obj_cand=obj_cand)
+            emit_pairs(rows, partial(count_candidates_range, rows.o, rows.t,
+                                     wus // rows.t_scale, obj_starts, dtype=small),
+                       sets, step, stats, obj_starts=obj_starts, obj_cand=obj_cand)
         else:
-            _emit_pairs(rows, cand, sets, step, stats, obj_starts=obj_starts, obj_cand=obj_cand)
+            emit_pairs(rows, cand, sets, step, stats, obj_starts=obj_starts, obj_cand=obj_cand)
         del cand, obj_starts, obj_cand
         for bs in sets:
             if bs.held and any(x.spills for x in sets):
-                bs._spill()  # the reduce phase then holds only the buckets in flight
+                bs.spill()  # the reduce phase then holds only the buckets in flight
         release_memory()
         lap("emit")
         stats["spilled_pairs"] = sum(bs.spilled_pairs for bs in sets)
@@ -348,12 +358,12 @@ def _file_connection(path: Path, memory_limit: str, threads: int
     return con
 
 
-def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path, fmt: str,
+def _write(det: CoActionDetector, rows: Rows, sets: list[Buckets], path: Path, fmt: str,
            evidence: bool, stats: dict[str, Any]) -> tuple[int, int]:
     """Load and reduce the buckets on worker threads, each into a file part (CSV text or an
     Arrow table), written in key order by this thread."""
     n_acc = len(rows.acc_id)
-    signal = det._signal_name()
+    signal = SIGNALS[det.object_type]
     lean = rows.lean
     fraction = (rows.t_scale % _US != 0 and bool(len(rows.t))
                 and bool(np.any((rows.t * rows.t_scale + rows.t_base) % _US)))
@@ -372,11 +382,11 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
     stats["load_group"] = group
 
     def results() -> Iterator[tuple[int, int, pa.Table | pa.Buffer | None]]:
-        for res in _bounded_map(finish_group, range(0, sets[0].k, group), _THREADS):
+        for res in bounded_map(finish_group, range(0, sets[0].k, group), THREADS):
             yield from res
 
     def finish_group(b0: int) -> list[tuple[int, int, pa.Table | pa.Buffer | None]]:
-        loaded = _load_buckets(sets, b0, min(sets[0].k, b0 + group))
+        loaded = load_buckets(sets, b0, min(sets[0].k, b0 + group))
         out = []
         for i in range(len(loaded)):
             out.append(finish(loaded[i]))
@@ -387,9 +397,9 @@ def _write(det: CoActionDetector, rows: _Rows, sets: list[_Buckets], path: Path,
         if bucket is None:
             return 0, 0, None
         if lean:
-            part = _reduce_lean(*bucket, rows, det.min_weight)
+            part = reduce_bucket_lean(*bucket, rows, det.min_weight)
         else:
-            part = _reduce(*bucket, rows, max_ev, det.min_weight)
+            part = reduce_bucket(*bucket, rows, max_ev, det.min_weight)
         n = len(part["key"])
         if not n:
             return 0, int(part["event_pairs"]), None
@@ -458,7 +468,7 @@ def _file_schema(evidence: bool) -> pa.Schema:
     return pa.schema([EDGE_SCHEMA.field(c) for c in names])
 
 
-def _file_table(p: dict[str, Any], rows: _Rows, n_acc: int, signal: str, fmt: str,
+def _file_table(p: dict[str, Any], rows: Rows, n_acc: int, signal: str, fmt: str,
                 evidence: bool, fraction: bool) -> pa.Table:
     """One bucket's edges with the file's columns (times as ISO text for CSV)."""
     n = len(p["key"])

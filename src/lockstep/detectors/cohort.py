@@ -129,8 +129,8 @@ from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
     Laps,
-    _check_int,
-    _check_real,
+    check_int,
+    check_real,
     empty_edges,
 )
 from lockstep._arrays import unique
@@ -410,12 +410,12 @@ class CohortDetector(BaseDetector):
             raise UsageError(f"match must be 'shape' or 'kind', not {self.match!r}")
         for name, lo, hi in (("window", 1.0, 3.2e7), ("background_days", 0.0, 3650.0),
                              ("alpha", 1e-300, 0.5), ("common_share", 0.0, 1.0)):
-            _check_real(name, getattr(self, name), lo, hi)
-        _check_int("min_bio_chars", self.min_bio_chars, 1)
-        _check_int("common_min", self.common_min, 2)
-        _check_int("max_clique", self.max_clique, 2)
+            check_real(name, getattr(self, name), lo, hi)
+        check_int("min_bio_chars", self.min_bio_chars, 1)
+        check_int("common_min", self.common_min, 2)
+        check_int("max_clique", self.max_clique, 2)
         if self.max_p is not None:
-            _check_real("max_p", self.max_p, 0.0, 1.0)
+            check_real("max_p", self.max_p, 0.0, 1.0)
         if not isinstance(self.cross_platform, bool):
             raise UsageError(f"cross_platform must be True or False, not {self.cross_platform!r}")
 

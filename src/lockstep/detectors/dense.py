@@ -87,23 +87,24 @@ from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
     Laps,
-    _check_int,
-    _check_real,
-    _match,
+    check_int,
+    check_real,
     empty_edges,
+    match_account,
 )
-from lockstep.detectors.coaction import _segments, _sort_by_object
-from lockstep.detectors.synchrony import (
-    _KIND_SQL,
-    DEFAULT_OBJECT_TYPES,
-    _Actions,
-    _distinct_per_group,
-    _pack,
-    _scope_sql,
-    _stage_actions,
-    _type_list,
-    _valid_types,
+from lockstep.detectors.sweep import (
+    KIND_SQL,
+    Actions,
+    check_object_types,
+    distinct_per_group,
+    pack,
+    scope_sql,
+    segments,
+    sort_by_object,
+    stage_actions,
+    type_list,
 )
+from lockstep.detectors.synchrony import DEFAULT_OBJECT_TYPES
 from lockstep.significance import P_FLOOR
 
 if TYPE_CHECKING:
@@ -342,13 +343,13 @@ class DenseBlockDetector(BaseDetector):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        _valid_types(self.object_types)
-        _check_real("bucket_s", self.bucket_s, 1e-6, 1e9, optional=True)
-        _check_int("n_blocks", self.n_blocks, 1)
-        _check_real("log_c", self.log_c, -1.0, 1e6, open_low=True)
-        _check_int("max_block_accounts", self.max_block_accounts, 2)
-        _check_int("n_null", self.n_null, 1)
-        _check_int("random_state", self.random_state, 0)
+        check_object_types(self.object_types)
+        check_real("bucket_s", self.bucket_s, 1e-6, 1e9, optional=True)
+        check_int("n_blocks", self.n_blocks, 1)
+        check_real("log_c", self.log_c, -1.0, 1e6, open_low=True)
+        check_int("max_block_accounts", self.max_block_accounts, 2)
+        check_int("n_null", self.n_null, 1)
+        check_int("random_state", self.random_state, 0)
 
     def _signal_name(self) -> str:
         return "dense-block"
@@ -358,7 +359,7 @@ class DenseBlockDetector(BaseDetector):
         lap = Laps()
         secs = lap.seconds
 
-        act = _stage_actions(con, self.object_types, "db")
+        act = stage_actions(con, self.object_types, "db")
         lap("stage")
         n_a = len(act.acc_id)
         stats: dict[str, Any] = {
@@ -370,9 +371,9 @@ class DenseBlockDetector(BaseDetector):
         # columns: (object, time bucket); edges: distinct (account, column), each with the
         # account's earliest event in it
         bucket = self._bucket(act.t)
-        col_code = _pack(act.o, bucket)
-        ac = _pack(act.a, col_code)
-        order = _sort_by_object(ac)  # stable: event order kept
+        col_code = pack(act.o, bucket)
+        ac = pack(act.a, col_code)
+        order = sort_by_object(ac)  # stable: event order kept
         ac = ac[order]
         first = order[np.r_[True, ac[1:] != ac[:-1]]] if len(ac) else order
         ea, ee, et = act.a[first], act.e[first], act.t[first]
@@ -438,7 +439,7 @@ class DenseBlockDetector(BaseDetector):
             return np.zeros(len(t), dtype=np.int64)
         return t // max(1, int(round(float(self.bucket_s) * _US)))
 
-    def _block_pairs(self, act: _Actions, b: dict[str, Any], graph: tuple[np.ndarray, ...],
+    def _block_pairs(self, act: Actions, b: dict[str, Any], graph: tuple[np.ndarray, ...],
                      null: list[tuple[np.ndarray, np.ndarray]]
                      ) -> tuple[pa.Table | None, dict[str, Any]]:
         ea, ec, ee, et, ew, col_obj, col_bucket = graph
@@ -472,9 +473,9 @@ class DenseBlockDetector(BaseDetector):
              for o, bk in zip(col_obj[b["col"]], col_bucket[b["col"]], strict=True)}))
         # pairs: per column, its block accounts in code order
         ra, rc, re_, rt = ea[sel], ec[sel], ee[sel], et[sel]
-        srt = _sort_by_object(_pack(rc, ra))
+        srt = sort_by_object(pack(rc, ra))
         ra, rc, re_, rt = ra[srt], rc[srt], re_[srt], rt[srt]
-        starts, size = _segments(rc)
+        starts, size = segments(rc)
         end = np.repeat(starts + size, size)
         cand = end - np.arange(len(rc)) - 1
         total = int(cand.sum())
@@ -483,16 +484,16 @@ class DenseBlockDetector(BaseDetector):
         left = np.repeat(np.arange(len(rc)), cand)
         right = left + 1 + np.arange(total) - np.repeat(np.cumsum(cand) - cand, cand)
         code = ra[left] * n_a + ra[right]
-        order = _sort_by_object(code)
+        order = sort_by_object(code)
         code, left, right = code[order], left[order], right[order]
-        gstart, gsize = _segments(code)
+        gstart, gsize = segments(code)
         n_p = len(gstart)
         gid = np.repeat(np.arange(n_p), gsize)
         acc_a, acc_b = code[gstart] // n_a, code[gstart] % n_a
         tl, tr, el, er = rt[left], rt[right], re_[left], re_[right]
         first = np.minimum.reduceat(np.minimum(tl, tr), gstart)
         last = np.maximum.reduceat(np.maximum(tl, tr), gstart)
-        support = _distinct_per_group(gid, col_obj[rc[left]], n_p)
+        support = distinct_per_group(gid, col_obj[rc[left]], n_p)
         d = np.abs(tr - tl)
         s2 = np.lexsort((er, el, d, gid))
         gs, ds, ls, rs = gid[s2], d[s2], el[s2], er[s2]
@@ -523,16 +524,16 @@ class DenseBlockDetector(BaseDetector):
                        b: tuple[str | None, str]) -> list[str]:
         # An independent recomputation from the two accounts' rows and the blocks found.
         sql = f"""
-        SELECT DISTINCT platform, account_id, event_id, epoch_us(ts) AS t, {_KIND_SQL},
-            {_scope_sql()} AS op, object_id
+        SELECT DISTINCT platform, account_id, event_id, epoch_us(ts) AS t, {KIND_SQL},
+            {scope_sql()} AS op, object_id
         FROM objects
-        WHERE object_type IN ({_type_list(self.object_types)}) AND object_id IS NOT NULL
+        WHERE object_type IN ({type_list(self.object_types)}) AND object_id IS NOT NULL
           AND trim(object_id) <> '' AND account_id IN ($aa, $ab) AND ts IS NOT NULL
           AND event_id IS NOT NULL"""
         rows = con.execute(sql, {"aa": a[1], "ab": b[1]}).fetchall()
         for accs, objs in self._blocks:
-            x = [acc for acc in accs if _match(a, acc)]
-            y = [acc for acc in accs if _match(b, acc)]
+            x = [acc for acc in accs if match_account(a, acc)]
+            y = [acc for acc in accs if match_account(b, acc)]
             if len(x) != 1 or len(y) != 1 or x == y:
                 continue
             pair = sorted([x[0], y[0]])

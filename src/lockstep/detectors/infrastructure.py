@@ -94,15 +94,15 @@ import pyarrow as pa
 
 from lockstep._arrays import budget_slices, unique
 from lockstep._lazy import special
-from lockstep.detectors._sweep import _count
 from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
     Laps,
-    _check_int,
-    _check_real,
+    check_int,
+    check_real,
     empty_edges,
 )
+from lockstep.detectors.sweep import count_candidates
 from lockstep.exceptions import UsageError
 from lockstep.significance import P_FLOOR  # re-exported
 
@@ -221,8 +221,8 @@ class InfrastructureDetector(BaseDetector):
         if self.resource not in RESOURCES:
             raise UsageError(f"resource must be one of {', '.join(RESOURCES)}, not "
                              f"{self.resource!r}")
-        _check_real("window", self.window, 0, math.inf, optional=True)  # inf: no limit
-        _check_int("max_accounts", self.max_accounts, 2)
+        check_real("window", self.window, 0, math.inf, optional=True)  # inf: no limit
+        check_int("max_accounts", self.max_accounts, 2)
         if not isinstance(self.conditional, bool):
             raise UsageError(f"conditional must be True or False, not {self.conditional!r}")
 
@@ -427,13 +427,14 @@ def _window_share(r: np.ndarray, t: np.ndarray, inc: dict[str, np.ndarray],
     ci = np.flatnonzero(cand_res[inc["r"]])
     n_inc = inc["n"][ci]
     # per row, the later rows of its group (incidence, then resource) at most w after it
-    same_w = np.bincount(rc, weights=_count(np.repeat(np.arange(len(ci)), n_inc), tc, w)[0],
-                         minlength=len(k))
+    same_w = np.bincount(
+        rc, weights=count_candidates(np.repeat(np.arange(len(ci)), n_inc), tc, w)[0],
+        minlength=len(k))
     same_all = np.bincount(inc["r"][ci], weights=n_inc * (n_inc - 1) / 2.0, minlength=len(k))
     # all pairs: re-sort by (resource, time)
     order = np.lexsort((tc, rc))
     rs, ts = rc[order], tc[order]
-    all_w = np.bincount(rs, weights=_count(rs, ts, w)[0], minlength=len(k))
+    all_w = np.bincount(rs, weights=count_candidates(rs, ts, w)[0], minlength=len(k))
     cross = n_r * (n_r - 1) / 2.0 - same_all
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(cross > 0, (all_w - same_w) / cross, 1.0)

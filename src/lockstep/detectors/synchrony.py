@@ -79,13 +79,22 @@ from lockstep.detectors.base import (
     EDGE_SCHEMA,
     BaseDetector,
     Laps,
-    _check_int,
-    _check_real,
+    check_int,
+    check_real,
     empty_edges,
 )
-from lockstep.detectors.coaction import PLATFORM_SCOPED, _segments, _sort_by_object
-from lockstep.exceptions import UsageError
-from lockstep.schema import OBJECT_TYPES
+from lockstep.detectors.sweep import (
+    KIND_SQL,
+    Actions,
+    check_object_types,
+    distinct_per_group,
+    pack,
+    scope_sql,
+    segments,
+    sort_by_object,
+    stage_actions,
+    type_list,
+)
 from lockstep.significance import CoActionNull, poisson_pvalue
 
 if TYPE_CHECKING:
@@ -103,102 +112,7 @@ _MAX_REPORTED = 20
 _TS = pa.timestamp("us", tz="UTC")
 
 
-# -- staging shared with the dense-block detector ---------------------------------------------
-@dataclass
-class _Actions:
-    """Account-object-event rows, integer coded, in event order."""
-
-    a: np.ndarray  # account code, in (platform, account_id) order
-    o: np.ndarray  # object code, in (object_type, scope, object_id) order
-    e: np.ndarray  # event code, in (time, platform, event_id) order
-    t: np.ndarray  # event time, UNIX microseconds
-    acc_platform: pa.Array
-    acc_id: pa.Array
-    obj_type: pa.Array  # object kind ('post' for re-posts and replies)
-    obj_scope: pa.Array  # platform for platform-scoped kinds, else ''
-    obj_id: pa.Array
-    ev_id: pa.Array  # event_id by event code
-    n_events: int
-
-
-#: A reply to a post and a re-post of it are both actions on that post: one object kind.
-_KIND_SQL = "CASE WHEN object_type = 'reply' THEN 'post' ELSE object_type END"
-
-
-def _type_list(object_types: tuple[str, ...]) -> str:
-    return ", ".join(f"'{t}'" for t in object_types)  # validated against OBJECT_TYPES
-
-
-def _scope_sql(col: str = "object_type") -> str:
-    return (f"CASE WHEN {col} IN ({_type_list(tuple(sorted(PLATFORM_SCOPED)))}) "
-            "THEN platform ELSE '' END")
-
-
-def _stage_actions(con: duckdb.DuckDBPyConnection, object_types: tuple[str, ...],
-                   prefix: str) -> _Actions:
-    """Stage the (account, object, event, time) rows of ``object_types``, distinct."""
-    r, a_, o_, e_ = (f"_{prefix}_{x}" for x in "raoe")
-    con.execute(f"""
-    CREATE OR REPLACE TEMP TABLE {r} AS
-    SELECT DISTINCT platform, event_id, account_id, epoch_us(ts) AS t, {_KIND_SQL} AS ot,
-        {_scope_sql()} AS op, object_id
-    FROM objects
-    WHERE object_type IN ({_type_list(object_types)}) AND object_id IS NOT NULL
-      AND trim(object_id) <> '' AND account_id IS NOT NULL AND trim(account_id) <> ''
-      AND ts IS NOT NULL AND event_id IS NOT NULL""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {a_} AS
-    SELECT platform, account_id, (row_number() OVER (ORDER BY platform, account_id) - 1)::BIGINT
-        AS a FROM (SELECT DISTINCT platform, account_id FROM {r})""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {o_} AS
-    SELECT ot, op, object_id, (row_number() OVER (ORDER BY ot, op, object_id) - 1)::BIGINT AS o
-    FROM (SELECT DISTINCT ot, op, object_id FROM {r})""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {e_} AS
-    SELECT platform, event_id, (row_number() OVER (ORDER BY t, platform, event_id) - 1)::BIGINT
-        AS e FROM (SELECT DISTINCT platform, event_id, t FROM {r})""")
-    tb = con.sql(f"""SELECT a.a, o.o, e.e, r.t FROM {r} r
-        JOIN {a_} a USING (platform, account_id) JOIN {o_} o USING (ot, op, object_id)
-        JOIN {e_} e USING (platform, event_id) ORDER BY e.e, o.o""").to_arrow_table()
-    accs = con.sql(f"SELECT platform, account_id FROM {a_} ORDER BY a").to_arrow_table()
-    objs = con.sql(f"SELECT ot, op, object_id FROM {o_} ORDER BY o").to_arrow_table()
-    evs = con.sql(f"SELECT event_id FROM {e_} ORDER BY e").to_arrow_table()
-    for name in (r, a_, o_, e_):
-        con.execute(f"DROP TABLE {name}")
-
-    def col(name: str) -> np.ndarray:
-        return tb.column(name).to_numpy().astype(np.int64, copy=False)
-
-    return _Actions(a=col("a"), o=col("o"), e=col("e"), t=col("t"),
-                    acc_platform=accs.column("platform").combine_chunks(),
-                    acc_id=accs.column("account_id").combine_chunks(),
-                    obj_type=objs.column("ot").combine_chunks(),
-                    obj_scope=objs.column("op").combine_chunks(),
-                    obj_id=objs.column("object_id").combine_chunks(),
-                    ev_id=evs.column("event_id").combine_chunks(), n_events=evs.num_rows)
-
-
-def _pack(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """An order-preserving int64 code of the pairs ``(x, y)`` (non-negative ints)."""
-    if len(x) == 0:
-        return np.zeros(0, dtype=np.int64)
-    ny = int(y.max()) + 1
-    if (int(x.max()) + 1) * ny < (1 << 62):
-        return x * ny + y
-    order = np.lexsort((y, x))
-    xs, ys = x[order], y[order]
-    new = np.r_[True, (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])]
-    code = np.empty(len(x), dtype=np.int64)
-    code[order] = np.cumsum(new) - 1
-    return code
-
-
-def _valid_types(object_types: Any) -> None:
-    if (not isinstance(object_types, tuple) or not object_types
-            or any(t not in OBJECT_TYPES for t in object_types)
-            or len(set(object_types)) != len(object_types)):
-        raise UsageError(f"object_types must be a non-empty tuple of distinct types among "
-                         f"{', '.join(OBJECT_TYPES)}, not {object_types!r}")
-
-
+# -- staging helpers ---------------------------------------------------------------------------
 def _codes(x: pa.Array | pa.ChunkedArray) -> tuple[int, np.ndarray]:
     """The number of distinct values of ``x`` and each value's code (in order of first
     appearance; for the sorted arrays staged here that is sorted order, as np.unique gives)."""
@@ -314,12 +228,12 @@ class SynchronyDetector(BaseDetector):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        _valid_types(self.object_types)
-        _check_real("bucket_s", self.bucket_s, 1e-6, 1e9)
-        _check_int("min_actions", self.min_actions, 1)
-        _check_int("max_key_accounts", self.max_key_accounts, 2)
-        _check_real("min_jaccard", self.min_jaccard, 0, 1)
-        _check_int("pair_budget", self.pair_budget, 1)
+        check_object_types(self.object_types)
+        check_real("bucket_s", self.bucket_s, 1e-6, 1e9)
+        check_int("min_actions", self.min_actions, 1)
+        check_int("max_key_accounts", self.max_key_accounts, 2)
+        check_real("min_jaccard", self.min_jaccard, 0, 1)
+        check_int("pair_budget", self.pair_budget, 1)
 
     def _signal_name(self) -> str:
         return "synchrony"
@@ -329,7 +243,7 @@ class SynchronyDetector(BaseDetector):
         lap = Laps()
         secs = lap.seconds
 
-        act = _stage_actions(con, self.object_types, "sy")
+        act = stage_actions(con, self.object_types, "sy")
         lap("stage")
         n_acc = len(act.acc_id)
         stats: dict[str, Any] = {
@@ -352,7 +266,7 @@ class SynchronyDetector(BaseDetector):
         n_plat, acc_plat = _codes(act.acc_platform)
         nulls, cands = [], []
         for g, gr in enumerate(grids):
-            starts, size = _segments(gr.key)
+            starts, size = segments(gr.key)
             capped = size > self.max_key_accounts
             pairable = (size >= 2) & ~capped
             key_index = np.repeat(np.arange(len(starts)), size)
@@ -392,18 +306,18 @@ class SynchronyDetector(BaseDetector):
         stats["seconds"] = secs
         return (pa.concat_tables(parts) if parts else empty_edges()), stats
 
-    def _grid(self, act: _Actions, g: int, w: int) -> _Grid:
+    def _grid(self, act: Actions, g: int, w: int) -> _Grid:
         b = (act.t + g * (w // 2)) // w
         bb = b - int(b.min())
-        key = _pack(act.o, bb)
-        ka = _pack(key, act.a)
-        order = _sort_by_object(ka)  # stable: event order kept inside a (token, account)
+        key = pack(act.o, bb)
+        ka = pack(key, act.a)
+        order = sort_by_object(ka)  # stable: event order kept inside a (token, account)
         ka = ka[order]
         first = order[np.r_[True, ka[1:] != ka[:-1]]] if len(ka) else order
         return _Grid(key=key[first], a=act.a[first], e=act.e[first], t=act.t[first],
                      o=act.o[first], b=b[first])
 
-    def _record_capped(self, act: _Actions, gr: _Grid, g: int, starts: np.ndarray,
+    def _record_capped(self, act: Actions, gr: _Grid, g: int, starts: np.ndarray,
                        size: np.ndarray, stats: dict[str, Any]) -> None:
         for s in starts:
             o = int(gr.o[s])
@@ -420,7 +334,7 @@ class SynchronyDetector(BaseDetector):
         ex.sort(key=lambda d: -d["accounts"])
         del ex[_MAX_REPORTED:]
 
-    def _chunk(self, act: _Actions, grids: list[_Grid], cat: dict[str, np.ndarray],
+    def _chunk(self, act: Actions, grids: list[_Grid], cat: dict[str, np.ndarray],
                cands: list[np.ndarray], nulls: list[_StratifiedNull], sizes: np.ndarray, lo: int,
                hi: int
                ) -> tuple[pa.Table | None, int]:
@@ -440,12 +354,12 @@ class SynchronyDetector(BaseDetector):
         code = np.concatenate(codes)
         if len(code) == 0:
             return None, 0
-        order = _sort_by_object(code)
+        order = sort_by_object(code)
         code = code[order]
         left, right = np.concatenate(lefts)[order], np.concatenate(rights)[order]
         del codes, lefts, rights, order
         # (pair, grid) groups, then pairs
-        gstart, gsize = _segments(code)
+        gstart, gsize = segments(code)
         gcode = code[gstart]
         pair = gcode >> 1
         pstart = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
@@ -478,7 +392,7 @@ class SynchronyDetector(BaseDetector):
         first = np.minimum.reduceat(np.minimum(tl, tr), gst)
         last = np.maximum.reduceat(np.maximum(tl, tr), gst)
         # support: distinct objects per pair
-        support = _distinct_per_group(gid, ob, n_k)
+        support = distinct_per_group(gid, ob, n_k)
         # median delta, then distinct event pairs tightest first
         d = np.abs(tr - tl)
         srt = np.lexsort((er, el, d, gid))
@@ -491,8 +405,8 @@ class SynchronyDetector(BaseDetector):
         ucnt = np.bincount(gs, minlength=n_k)
         # the test statistic: matched (object kind, event) pairs, min over the two accounts
         kind = cat["kind"][left]
-        m = np.minimum(_distinct_per_group(gid, _pack(kind, el), n_k),
-                       _distinct_per_group(gid, _pack(kind, er), n_k))
+        m = np.minimum(distinct_per_group(gid, pack(kind, el), n_k),
+                       distinct_per_group(gid, pack(kind, er), n_k))
         pval = np.minimum(1.0, 2.0 * poisson_pvalue(m, lam))
         rank = np.arange(len(gs)) - (np.cumsum(ucnt) - ucnt)[gs]
         top = rank < self.max_evidence
@@ -515,10 +429,10 @@ class SynchronyDetector(BaseDetector):
                        b: tuple[str | None, str]) -> list[str]:
         # An independent recomputation from the two accounts' rows (and the capped tokens).
         sql = f"""
-        SELECT DISTINCT platform, account_id, event_id, epoch_us(ts) AS t, {_KIND_SQL},
-            {_scope_sql()} AS op, object_id
+        SELECT DISTINCT platform, account_id, event_id, epoch_us(ts) AS t, {KIND_SQL},
+            {scope_sql()} AS op, object_id
         FROM objects
-        WHERE object_type IN ({_type_list(self.object_types)}) AND object_id IS NOT NULL
+        WHERE object_type IN ({type_list(self.object_types)}) AND object_id IS NOT NULL
           AND trim(object_id) <> '' AND account_id IN ($aa, $ab) AND ts IS NOT NULL
           AND event_id IS NOT NULL"""
         rows = con.execute(sql, {"aa": a[1], "ab": b[1]}).fetchall()
@@ -560,10 +474,3 @@ def _concat_grids(grids: list[_Grid], obj_kind: np.ndarray) -> dict[str, np.ndar
     cat["kind"] = obj_kind[cat["o"]]
     return cat
 
-
-def _distinct_per_group(gid: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
-    """Number of distinct values of ``x`` in each group ``0..n-1``."""
-    o = np.lexsort((x, gid))
-    g2, x2 = gid[o], x[o]
-    new = np.r_[True, (g2[1:] != g2[:-1]) | (x2[1:] != x2[:-1])]
-    return np.bincount(g2[new], minlength=n)

@@ -76,7 +76,7 @@ than 100 documents pairs each with its 10 successors instead of all, so a huge b
 never a Cartesian product, and is counted in ``stats_``); a pre-filter on the signatures and
 an exact Jaccard check (one sort of the candidate pairs' tokens); components with SciPy; then
 the co-action sort-and-sweep over clusters (candidate pairs counted exactly before any is
-built, bounded memory, see :mod:`lockstep.detectors._sweep`). About 20 s for the medium
+built, bounded memory, see :mod:`lockstep.detectors.sweep`). About 20 s for the medium
 simulated world (2M events, 1.1M texts) on two cores.
 
 Limitations: scripts written without spaces (Chinese, Japanese, Thai) are compared only as
@@ -97,18 +97,20 @@ import pyarrow.compute as pc
 
 from lockstep import spill
 from lockstep._arrays import unique
-from lockstep.detectors._rows import _packed_argsort, _Rows
-from lockstep.detectors._sweep import (
-    _EMIT_STEP,
-    _bounded_map,
-    _Buckets,
-    _count,
-    _emit,
-    _emit_pairs,
-    _reduce,
+from lockstep.detectors.base import BaseDetector, Laps, check_int, check_real, empty_edges
+from lockstep.detectors.sweep import (
+    EMIT_STEP,
+    THREADS,
+    Buckets,
+    Rows,
+    bounded_map,
+    count_candidates,
+    emit,
+    emit_pairs,
+    packed_argsort,
+    part_table,
+    reduce_bucket,
 )
-from lockstep.detectors.base import BaseDetector, Laps, _check_int, _check_real, empty_edges
-from lockstep.detectors.coaction import _THREADS, _part_table
 from lockstep.exceptions import UsageError
 from lockstep.significance import CoActionNull
 
@@ -261,24 +263,24 @@ class TextDetector(BaseDetector):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        _check_real("threshold", self.threshold, 0, 1, open_low=True)
-        _check_real("window", self.window, 0, _MAX_WINDOW_S, optional=True)
-        _check_int("min_tokens", self.min_tokens, 1)
-        _check_real("stopword_df", self.stopword_df, 0, 1, open_low=True, optional=True)
+        check_real("threshold", self.threshold, 0, 1, open_low=True)
+        check_real("window", self.window, 0, _MAX_WINDOW_S, optional=True)
+        check_int("min_tokens", self.min_tokens, 1)
+        check_real("stopword_df", self.stopword_df, 0, 1, open_low=True, optional=True)
         for name in ("keep_hashtags", "include_reposts"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be True or False, not {getattr(self, name)!r}")
-        _check_int("num_perm", self.num_perm, 1)
-        _check_int("bands", self.bands, 1)
+        check_int("num_perm", self.num_perm, 1)
+        check_int("bands", self.bands, 1)
         if self.num_perm % self.bands or self.num_perm > 1024:
             raise UsageError(f"bands ({self.bands}) must divide num_perm ({self.num_perm}), "
                              "and num_perm be at most 1024")
         if self.max_accounts is not None:
-            _check_int("max_accounts", self.max_accounts, 2)
-        _check_int("pair_budget", self.pair_budget, 1)
+            check_int("max_accounts", self.max_accounts, 2)
+        check_int("pair_budget", self.pair_budget, 1)
         if self.disk_mb is not None:
-            _check_int("disk_mb", self.disk_mb, 0)
-        _check_int("random_state", self.random_state, 0)
+            check_int("disk_mb", self.disk_mb, 0)
+        check_int("random_state", self.random_state, 0)
 
     def _signal_name(self) -> str:
         return "co-text"
@@ -406,7 +408,7 @@ class TextDetector(BaseDetector):
         d = tok.column("d").to_numpy()
         h = tok.column("h").to_numpy().astype(np.uint64, copy=False)
         del tok
-        order = _packed_argsort(d, int(d.max())) if len(d) else np.zeros(0, dtype=np.int64)
+        order = packed_argsort(d, int(d.max())) if len(d) else np.zeros(0, dtype=np.int64)
         d, h = d[order], h[order]
         n_tok = np.bincount(d, minlength=n_docs)
         kept = np.flatnonzero(n_tok >= self.min_tokens)
@@ -435,7 +437,7 @@ class TextDetector(BaseDetector):
         return h, starts, ev, accs
 
     def _rows(self, ev: pa.Table, accs: pa.Table, label: np.ndarray, stats: dict[str, Any]
-              ) -> tuple[_Rows, np.ndarray, CoActionNull, int, dict[int, int]]:
+              ) -> tuple[Rows, np.ndarray, CoActionNull, int, dict[int, int]]:
         """Events with their cluster, sorted by (cluster, time, event). Popular clusters are
         set aside (reported); the null is fitted on all the other rows (clusters used once
         included), and the clusters of two accounts or more are kept for pairing. Returns
@@ -448,12 +450,12 @@ class TextDetector(BaseDetector):
         d = ev.column("d").to_numpy()
         o = label[k]
         e = np.arange(n, dtype=np.int64)
-        order = _packed_argsort(o, int(o.max()))
+        order = packed_argsort(o, int(o.max()))
         o, t, a, e, d = o[order], t[order], a[order], e[order], d[order]
         n_acc = accs.num_rows
         w_us = int(round(float(self.window) * _US)) if self.window is not None else max(
             0, int(t.max() - t.min()))
-        cand, starts, obj_cand = _count(o, t, w_us)
+        cand, starts, obj_cand = count_candidates(o, t, w_us)
         size = np.diff(np.r_[starts, n])
         inc = unique(o * n_acc + a)
         k_acc = np.bincount(inc // n_acc, minlength=int(o.max()) + 1)[o[starts]]
@@ -487,14 +489,14 @@ class TextDetector(BaseDetector):
         stats["largest_clusters"] = [
             {"cluster": int(o[starts[c]]), "accounts": int(k_acc[c]), "events": int(size[c]),
              "candidate_pairs": int(obj_cand[c])} for c in largest if pair_ok[c]]
-        rows = _Rows(o=o[keep], t=t[keep], a=a[keep], e=e[keep], multi=False,
-                     acc_platform=accs.column("platform").combine_chunks(),
-                     acc_id=accs.column("account_id").combine_chunks(),
-                     ev_id=ev.column("event_id").combine_chunks(),
-                     obj_id=pa.array([], pa.string()), n_events=n)
+        rows = Rows(o=o[keep], t=t[keep], a=a[keep], e=e[keep], multi=False,
+                    acc_platform=accs.column("platform").combine_chunks(),
+                    acc_id=accs.column("account_id").combine_chunks(),
+                    ev_id=ev.column("event_id").combine_chunks(),
+                    obj_id=pa.array([], pa.string()), n_events=n)
         return rows, cand[keep], null, w_us, docs
 
-    def _sweep(self, rows: _Rows, cand: np.ndarray, null: CoActionNull, spill_dir: Path,
+    def _sweep(self, rows: Rows, cand: np.ndarray, null: CoActionNull, spill_dir: Path,
                stats: dict[str, Any], lap: Callable[[str], None]) -> pa.Table:
         """Emit the candidate event pairs per cluster in bounded steps; reduce by pair."""
         n_acc = len(rows.acc_id)
@@ -505,20 +507,20 @@ class TextDetector(BaseDetector):
                 total * per_pair, spill.disk_budget_bytes(self.disk_mb, spill_dir.parent),
                 what=f"co-text: {total:,} candidate pairs of similar posts",
                 advice="lower max_accounts, narrow the window, or raise the disk budget")
-        buckets = _Buckets(rows.a, n_acc, int(cand.sum()), len(rows.o), self.pair_budget,
-                           spill_dir)
-        _emit_pairs(rows, cand, buckets, min(self.pair_budget, _EMIT_STEP), stats)
+        buckets = Buckets(rows.a, n_acc, int(cand.sum()), len(rows.o), self.pair_budget,
+                          spill_dir)
+        emit_pairs(rows, cand, buckets, min(self.pair_budget, EMIT_STEP), stats)
         lap("emit")
 
         def finish(bucket: tuple[np.ndarray, np.ndarray, np.ndarray, int]
                    ) -> tuple[int, pa.Table | None]:
-            part = _reduce(*bucket, rows, self.max_evidence, self.min_weight, null.g)
+            part = reduce_bucket(*bucket, rows, self.max_evidence, self.min_weight, null.g)
             return (int(part["event_pairs"]),
-                    _part_table(part, rows, n_acc, "co-text", null) if len(part["key"])
+                    part_table(part, rows, n_acc, "co-text", null) if len(part["key"])
                     else None)
 
         # buckets are independent: reduce them on both cores (numpy and Arrow release the GIL)
-        done = list(_bounded_map(finish, buckets.drain(), _THREADS))
+        done = list(bounded_map(finish, buckets.drain(), THREADS))
         stats["spilled_pairs"] = buckets.spilled_pairs
         stats["event_pairs"] = sum(n for n, _ in done)
         tables = [t for _, t in done if t is not None]
@@ -530,7 +532,7 @@ class TextDetector(BaseDetector):
                        b: tuple[str | None, str]) -> list[str]:
         # Recomputed from the fitted clusters (the clustering is the expensive part and is
         # what the edges mean): every cross pair of the two accounts' events in one cluster.
-        rows: _Rows = self._state
+        rows: Rows = self._state
         out: list[str] = []
         for x in _codes(rows, a):
             for y in _codes(rows, b):
@@ -540,11 +542,11 @@ class TextDetector(BaseDetector):
 
 
 # -- stages ------------------------------------------------------------------------------------
-def _empty_rows() -> _Rows:
+def _empty_rows() -> Rows:
     z = np.zeros(0, dtype=np.int64)
     s = pa.array([], pa.string())
-    return _Rows(o=z, t=z, a=z, e=z, multi=False, acc_platform=s, acc_id=s, ev_id=s,
-                 obj_id=s, n_events=0)
+    return Rows(o=z, t=z, a=z, e=z, multi=False, acc_platform=s, acc_id=s, ev_id=s,
+                obj_id=s, n_events=0)
 
 
 def _minhash(h: np.ndarray, starts: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
@@ -567,7 +569,7 @@ def _minhash(h: np.ndarray, starts: np.ndarray, num_perm: int, seed: int) -> np.
             low[:] = buf
             sig[:, k] = np.minimum.reduceat(low, starts)
 
-    workers = max(1, min(_THREADS, num_perm))
+    workers = max(1, min(THREADS, num_perm))
     step = -(-num_perm // workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(run, [range(s, min(num_perm, s + step)) for s in range(0, num_perm, step)]))
@@ -621,7 +623,7 @@ def _lsh_candidates(sig: np.ndarray, bands: int) -> tuple[np.ndarray, int]:
             rem = np.where(np.repeat(big, size), np.minimum(rem, _LSH_NEIGHBOURS), rem)
         if not rem.any():
             continue
-        left, right = _emit(rem, 0, m, None)
+        left, right = emit(rem, 0, m, None)
         i, k = order[left], order[right]
         parts.append(unique(np.minimum(i, k) * m + np.maximum(i, k)))
     if not parts:
@@ -692,7 +694,7 @@ def _components(m: int, similar: np.ndarray) -> np.ndarray:
     return label.astype(np.int64)
 
 
-def _codes(rows: _Rows, ref: tuple[str | None, str]) -> list[int]:
+def _codes(rows: Rows, ref: tuple[str | None, str]) -> list[int]:
     """Account codes matching ``(platform or None, account_id)``."""
     if len(rows.acc_id) == 0:
         return []
@@ -702,7 +704,7 @@ def _codes(rows: _Rows, ref: tuple[str | None, str]) -> list[int]:
     return np.flatnonzero(hit.to_numpy(zero_copy_only=False)).tolist()
 
 
-def _pair_list(rows: _Rows, lo: int, hi: int, w_us: int) -> list[str]:
+def _pair_list(rows: Rows, lo: int, hi: int, w_us: int) -> list[str]:
     """Every event pair of accounts ``lo < hi`` in one cluster within the window, ordered as
     in the edges (time apart, then the events' order)."""
     il, ih = np.flatnonzero(rows.a == lo), np.flatnonzero(rows.a == hi)
