@@ -75,18 +75,31 @@ def test_crash_between_move_and_manifest_is_rolled_back(ws: Workspace, tmp_path:
     before = snapshot(ws.path)
     g = write(tmp_path / "b" / "events.csv", HEADER + "x,2,a,1623881091,\n")
 
-    def die(self: Workspace) -> None:
+    def die(self: Workspace, manifest: object = None) -> None:
         raise KeyboardInterrupt("killed")
 
     monkeypatch.setattr(Workspace, "_write_manifest", die)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="interrupted while ingesting; nothing from "
+                       "this file was loaded; the workspace is unchanged"):
         ingest(ws, [g])
     monkeypatch.undo()
-    assert any(p.endswith(".parquet") for p in snapshot(ws.path)) and snapshot(ws.path) != before
-    reopened = Workspace.open(ws.path)  # recovery removes the orphan files
+    # the files moved in before the manifest failed are taken out again at once
     assert snapshot(ws.path) == before
-    con = reopened.connect()
+    con = Workspace.open(ws.path).connect()
     assert con.execute("SELECT event_id FROM events").fetchall() == [("1",)]
+
+
+def test_files_a_killed_writer_left_are_removed_on_open(ws: Workspace, tmp_path: Path) -> None:
+    """What kill -9 between moving files and replacing the manifest leaves behind."""
+    ingest(ws, [write(tmp_path / "a" / "events.csv", HEADER + "x,1,a,1623881091,\n")])
+    before = snapshot(ws.path)
+    orphan = ws.path / "events" / "ingest_id=killed" / "part-0.parquet"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"PAR1")
+    (ws.path / ".staging" / "x").mkdir(parents=True)
+    (ws.path / f".{MANIFEST}.abc.tmp").write_text("{")
+    Workspace.open(ws.path)
+    assert snapshot(ws.path) == before and not (ws.path / ".staging").exists()
 
 
 def _big_csv(path: Path, n: int) -> Path:
@@ -138,11 +151,33 @@ def test_killed_ingest_leaves_workspace_exactly_as_before(ws: Workspace, tmp_pat
     con.close()
 
 
-def test_one_writer_at_a_time(ws: Workspace) -> None:
+def test_one_writer_at_a_time(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCKSTEP_LOCK_TIMEOUT", "0.3")
     with ws.lock():
-        with pytest.raises(WorkspaceError, match="another Lockstep process"):
+        started = time.monotonic()
+        with pytest.raises(WorkspaceError, match="another Lockstep process; gave up after "
+                           "waiting 0.3 s .set LOCKSTEP_LOCK_TIMEOUT"):
             with Workspace(ws.path, ws.manifest).lock():
                 pass
+        assert time.monotonic() - started >= 0.3  # it waited before giving up
+        with ws.lock():  # re-entrant in the thread that holds it
+            pass
+
+
+def test_a_writer_waits_for_the_lock(ws: Workspace, tmp_path: Path) -> None:
+    """A second writer queues behind the first instead of failing."""
+    import threading
+
+    f = write(tmp_path / "a" / "events.csv", HEADER + "x,1,a,1623881091,\n")
+    other = Workspace.open(ws.path)
+    done: list[int] = []
+    with ws.lock():
+        t = threading.Thread(target=lambda: done.append(ingest(other, [f]).rows_added))
+        t.start()
+        time.sleep(0.3)
+        assert not done  # still waiting
+    t.join(30)
+    assert done == [1]
 
 
 def test_opening_while_another_process_writes_leaves_its_staging(ws: Workspace) -> None:

@@ -16,6 +16,7 @@ are each too weak), and each network takes in the pages it amplifies
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -133,6 +134,9 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     """
     if not signals:
         raise UsageError("no signals chosen; pass --signals co-repost,co-link,...")
+    # one state throughout: an ingest that commits meanwhile must not give the detectors
+    # different rows (handles otherwise follow other processes' commits)
+    ws = ws.snapshot()
     total = len(signals) + 2
     timings: dict[str, float] = {}
     if progress:
@@ -249,21 +253,41 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         "reasons": {f"{p}:{a}": r for (p, a), r in persons.reasons().items()
                     if (p, a) in joined}}
     run.params["timings"] = timings
-    if save:
-        if progress:
-            progress("saving", len(signals) + 1, total)
-        save_run(ws, run)
-    if assess:
-        from lockstep.attribution.assess import assess as run_assess
-        from lockstep.attribution.assess import save_assessment
+    # Saved whole, published last: the run is written with its assessment and renamed into
+    # place, and only then does runs/latest name it, so a process killed or interrupted at
+    # any point leaves the previous complete run as the latest.
+    from lockstep.graph.store import discard_run, latest_run_id, new_run_id, publish_run
+    from lockstep.workspace import write_guard
 
-        if progress:
-            progress("verdicts", len(signals) + 1, total)
-        t = time.perf_counter()
-        run.assessment = run_assess(ws, run)
-        timings["assess"] = round(time.perf_counter() - t, 3)
-        if save:
-            save_assessment(ws, run, run.assessment)
+    with write_guard(ws.path, "assessing and saving the detection run",
+                     "the latest run is still the previous one"):
+        try:
+            rid = new_run_id()
+            if save:
+                run.run_id = rid  # the assessment records it
+            if assess:
+                from lockstep.attribution.assess import assess as run_assess
+                from lockstep.attribution.assess import save_assessment
+
+                if progress:
+                    progress("verdicts", len(signals) + 1, total)
+                t = time.perf_counter()
+                run.assessment = run_assess(ws, run)
+                timings["assess"] = round(time.perf_counter() - t, 3)
+            if save:
+                if progress:
+                    progress("saving", len(signals) + 1, total)
+                a = run.assessment if assess else None
+                save_run(ws, run, run_id=rid, latest=False,
+                         extra=None if a is None else
+                         (lambda d: save_assessment(ws, run, a, into=d)))
+                publish_run(ws, rid)
+        except BaseException:
+            if save and run.run_id is not None and latest_run_id(ws) != run.run_id:
+                with contextlib.suppress(Exception):
+                    discard_run(ws, run.run_id)
+                run.run_id = None
+            raise
     if progress:
         progress("done", total, total)
     return run

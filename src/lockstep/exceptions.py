@@ -15,6 +15,8 @@ __all__ = [
     "SchemaVersionError",
     "RowError",
     "BadInputError",
+    "Interrupted",
+    "DiskFullError",
 ]
 
 
@@ -34,6 +36,17 @@ class SchemaVersionError(WorkspaceError):
     """The workspace was written by a Lockstep with another schema version."""
 
 
+class DiskFullError(WorkspaceError):
+    """The disk filled up while writing; what was being written did not land."""
+
+
+class Interrupted(LockstepError, KeyboardInterrupt):
+    """Ctrl-C (or DuckDB's query interrupt) stopped a step; the message says what was kept.
+
+    Also a :class:`KeyboardInterrupt`, so code that stops on Ctrl-C still stops on it.
+    """
+
+
 @dataclass(frozen=True)
 class RowError:
     """One bad input row: where it is and why it was refused."""
@@ -48,13 +61,22 @@ class RowError:
 
 
 class BadInputError(LockstepError):
-    """A file was refused whole; ``errors`` lists the first bad rows (``file:line: reason``)."""
+    """A file was refused whole; ``errors`` lists the first bad rows (``file:line: reason``).
+
+    ``others``: how many other files the same ingest call held; they were not loaded either
+    (one call is committed whole or not at all).
+    """
 
     def __init__(self, file: str, errors: list[RowError], total: int | None = None,
-                 hint: str = "") -> None:
+                 hint: str = "", *, others: int = 0) -> None:
         self.file = file
         self.errors = errors
         self.total = total if total is not None else len(errors)
+        self.hint = hint
+        self.others = others
         first = str(errors[0]) if errors else file
         more = f" (and {self.total - 1} more bad rows)" if self.total > 1 else ""
-        super().__init__(f"{first}{more}; nothing from this file was loaded{hint}")
+        scope = ("nothing from this file was loaded" if not others else
+                 f"nothing from this file or the {others} other file(s) of this ingest "
+                 "was loaded")
+        super().__init__(f"{first}{more}; {scope}{hint}")

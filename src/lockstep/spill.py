@@ -26,7 +26,7 @@ from pathlib import Path
 from lockstep.exceptions import UsageError
 
 __all__ = ["DEFAULT_DISK_MB", "DiskBudgetError", "disk_budget_bytes", "check_spill",
-           "spill_dir", "clean_stale", "duckdb_temp_dir"]
+           "spill_dir", "clean_stale", "duckdb_temp_dir", "process_alive"]
 
 #: Most spill per run unless told otherwise (MiB), also capped at half the free space.
 DEFAULT_DISK_MB = 20 * 1024
@@ -100,7 +100,8 @@ def spill_dir(kind: str, root: str | Path | None = None) -> Path:
     return base / f"lockstep-{kind}-{os.getpid()}-{time.monotonic_ns()}"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (this one, or another user's, counts as running)."""
     if pid == os.getpid():
         return True
     try:
@@ -123,7 +124,7 @@ def clean_stale(root: str | Path | None = None) -> list[Path]:
         return removed
     for d in entries:
         m = _PATTERN.match(d.name)
-        if not m or not d.is_dir() or _alive(int(m.group(1))):
+        if not m or not d.is_dir() or process_alive(int(m.group(1))):
             continue
         try:
             if d.stat().st_uid != os.getuid():

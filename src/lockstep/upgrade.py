@@ -9,6 +9,9 @@ Crash safety is the ingest's: the new files are written beside the old ones, the
 replaced in one step, and only then are the old files removed. A process killed before the
 manifest is replaced leaves a schema-1 workspace (upgrade again); one killed after it leaves
 old files that the next :meth:`Workspace.open` removes, as it removes any unlisted file.
+
+The manifest is read again once the writers' lock is held: two upgrades started together
+would otherwise both convert, the second from files the first already removed.
 """
 from __future__ import annotations
 
@@ -23,8 +26,9 @@ import pyarrow as pa
 
 from lockstep.exceptions import SchemaVersionError, WorkspaceError
 from lockstep.schema import SCHEMA_VERSION, TABLE_COLUMNS
+from lockstep.sql import literal, literal_list
 from lockstep.urls import install_url_functions, url_map_table
-from lockstep.workspace import MANIFEST, Workspace, _now
+from lockstep.workspace import MANIFEST, Workspace, _now, write_guard
 
 __all__ = ["upgrade_workspace", "UpgradeReport"]
 
@@ -64,40 +68,48 @@ def upgrade_workspace(path: str | Path) -> UpgradeReport:
             f"{p}: workspace schema version {version!r} cannot be upgraded by this Lockstep "
             f"(it reads version {SCHEMA_VERSION} and upgrades version 1)")
     ws = Workspace(p, manifest)
-    with ws.lock():
-        ws._remove_unlisted()  # what a killed upgrade left
-        stage = p / ".staging" / f"upgrade-{uuid.uuid4().hex}"
-        stage.mkdir(parents=True)
-        try:
-            new_files = _rewrite(ws, stage)
-            old = [f for files in manifest["files"].values() for f in files]
-            by_ingest: dict[str, dict[str, list[str]]] = {}
-            for table, files in new_files.items():
-                for f in files:
-                    ingest_id = f.split("/")[1].split("=", 1)[1]
-                    by_ingest.setdefault(ingest_id, {}).setdefault(table, []).append(f)
-            # a record of the log stands for one source file (one table); the files of an
-            # ingest's table (and its URLs, with its events) go to its first such record
-            records: list[dict[str, object]] = []
-            given: set[tuple[str, str]] = set()
-            for r in manifest.get("ingests", []):
-                tables = [r["table"]] + (["url_map"] if r["table"] == "events" else [])
-                mine = {t: by_ingest.get(r["ingest_id"], {}).get(t, []) for t in tables
-                        if (r["ingest_id"], t) not in given}
-                given.update((r["ingest_id"], t) for t in tables)
-                records.append({**r, "files": {t: f for t, f in mine.items() if f}})
-            ws.manifest = {**manifest, "schema_version": SCHEMA_VERSION, "files": new_files,
-                           "ingests": records,
-                           "upgraded": manifest.get("upgraded", []) + [
-                               {"from": version, "to": SCHEMA_VERSION, "at": _now()}]}
-            ws._write_manifest()
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-        for f in old:
-            (p / f).unlink(missing_ok=True)
-        shutil.rmtree(p / "hosts", ignore_errors=True)
+    with write_guard(p, "upgrading", "run `lockstep upgrade` again to finish"), ws.lock():
+        # re-read under the lock: another upgrade may have finished meanwhile
+        if ws.manifest.get("schema_version") == version:
+            _convert(ws, version)
     ws = Workspace.open(p, create=False)  # removes the emptied platform= directories
     return UpgradeReport(str(p), version, SCHEMA_VERSION, _counts(ws))
+
+
+def _convert(ws: Workspace, version: int) -> None:
+    """Rewrite the tables, replace the manifest, remove the old files; under the lock."""
+    p, manifest = ws.path, ws.manifest
+    ws._remove_unlisted()  # what a killed upgrade left
+    stage = p / ".staging" / f"upgrade-{uuid.uuid4().hex}"
+    stage.mkdir(parents=True)
+    try:
+        new_files = _rewrite(ws, stage)
+        old = [f for files in manifest["files"].values() for f in files]
+        by_ingest: dict[str, dict[str, list[str]]] = {}
+        for table, files in new_files.items():
+            for f in files:
+                ingest_id = f.split("/")[1].split("=", 1)[1]
+                by_ingest.setdefault(ingest_id, {}).setdefault(table, []).append(f)
+        # a record of the log stands for one source file (one table); the files of an
+        # ingest's table (and its URLs, with its events) go to its first such record
+        records: list[dict[str, object]] = []
+        given: set[tuple[str, str]] = set()
+        for r in manifest.get("ingests", []):
+            tables = [r["table"]] + (["url_map"] if r["table"] == "events" else [])
+            mine = {t: by_ingest.get(r["ingest_id"], {}).get(t, []) for t in tables
+                    if (r["ingest_id"], t) not in given}
+            given.update((r["ingest_id"], t) for t in tables)
+            records.append({**r, "files": {t: f for t, f in mine.items() if f}})
+        ws.manifest = {**manifest, "schema_version": SCHEMA_VERSION, "files": new_files,
+                       "ingests": records,
+                       "upgraded": manifest.get("upgraded", []) + [
+                           {"from": version, "to": SCHEMA_VERSION, "at": _now()}]}
+        ws._write_manifest()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    for f in old:
+        (p / f).unlink(missing_ok=True)
+    shutil.rmtree(p / "hosts", ignore_errors=True)
 
 
 def _rewrite(ws: Workspace, stage: Path) -> dict[str, list[str]]:
@@ -106,23 +118,23 @@ def _rewrite(ws: Workspace, stage: Path) -> dict[str, list[str]]:
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'; SET preserve_insertion_order = false; "
-                    f"SET temp_directory = '{(stage / 'tmp').as_posix()}'")
+                    f"SET temp_directory = {literal(stage / 'tmp')}")
         install_url_functions(con)
         for table in _V1_TABLES:
             files = [str(ws.path / f) for f in ws.manifest["files"].get(table, [])]
             if not files:
                 continue
-            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             cols = ", ".join(c for c, _ in TABLE_COLUMNS[table] if c != "ingest_id")
             con.execute(
-                f"COPY (SELECT {cols}, platform, ingest_id FROM read_parquet([{listing}], "
-                "hive_partitioning=true, hive_types={'platform': VARCHAR}, union_by_name=true)) "
-                f"TO '{(stage / table).as_posix()}' (FORMAT parquet, PARTITION_BY (ingest_id), "
+                f"COPY (SELECT {cols}, platform, ingest_id FROM read_parquet("
+                f"{literal_list(files)}, hive_partitioning=true, "
+                "hive_types={'platform': VARCHAR}, union_by_name=true)) "
+                f"TO {literal(stage / table)} (FORMAT parquet, PARTITION_BY (ingest_id), "
                 "COMPRESSION snappy)")
         events = stage / "events"
         if events.exists():
-            src = (f"read_parquet('{events.as_posix()}/**/*.parquet', hive_partitioning=true, "
-                   "hive_types={'ingest_id': VARCHAR})")
+            src = (f"read_parquet({literal(events.as_posix() + '/**/*.parquet')}, "
+                   "hive_partitioning=true, hive_types={'ingest_id': VARCHAR})")
             urls = url_map_table(con, f"SELECT DISTINCT unnest(urls) AS url FROM {src} "
                                       "WHERE urls IS NOT NULL")
             # each URL belongs to the first ingest (in the log's order) that brought it
@@ -134,7 +146,7 @@ def _rewrite(ws: Workspace, stage: Path) -> dict[str, list[str]]:
                 "COPY (SELECT m.*, f.ingest_id FROM mapped m JOIN (SELECT u.url, "
                 "arg_min(u.ingest_id, o.seq) AS ingest_id FROM (SELECT unnest(urls) AS url, "
                 f"ingest_id FROM {src}) u JOIN ingest_order o USING (ingest_id) GROUP BY u.url) f "
-                f"USING (url)) TO '{(stage / 'url_map').as_posix()}' (FORMAT parquet, "
+                f"USING (url)) TO {literal(stage / 'url_map')} (FORMAT parquet, "
                 "PARTITION_BY (ingest_id), COMPRESSION zstd)")
             con.unregister("mapped")
             con.unregister("ingest_order")

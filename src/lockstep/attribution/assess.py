@@ -555,12 +555,19 @@ def _dir(ws: Workspace | str | Path, run_id: str) -> Path:
     return path
 
 
-def save_assessment(ws: Workspace | str | Path, run: Run, assessment: Assessment) -> Path:
+def save_assessment(ws: Workspace | str | Path, run: Run, assessment: Assessment, *,
+                    into: Path | None = None) -> Path:
     """Store ``assessment`` in ``<ws>/runs/<run_id>/assessment/``, replacing an older one
-    atomically (a reader sees the old or the new one, never a mix)."""
+    atomically (a reader sees the old or the new one, never a mix, and never none: the two
+    directories are swapped in one step, :func:`lockstep.graph.store.replace_dir`).
+
+    ``into``: the directory of a run not yet in place (``save_run(..., extra=...)``); the
+    assessment is written there, and appears with the run in one rename."""
+    from lockstep.graph.store import replace_dir
+
     if run.run_id is None:
         raise WorkspaceError("the run is not saved; save_run() it first")
-    path = _dir(ws, run.run_id)
+    path = into if into is not None else _dir(ws, run.run_id)
     tmp = path / f".assessment-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
@@ -574,11 +581,7 @@ def save_assessment(ws: Workspace | str | Path, run: Run, assessment: Assessment
             fh.flush()
             os.fsync(fh.fileno())
         final = path / ASSESSMENT_DIR
-        old = path / f".old-{uuid.uuid4().hex}"
-        if final.exists():
-            os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -9,9 +9,15 @@ Layout::
       <run_id>/run.json           run id, creation time, parameters, row counts
       latest                      text file: the id of the most recent saved run
 
-A run is written into ``runs/.tmp-<uuid>/`` and renamed into place in one step, then
+A run is written into ``runs/.tmp-<pid>-<uuid>/`` (removed by the next save once that process
+is dead) and renamed into place in one step, then
 ``latest`` is replaced atomically (:func:`os.replace`), so a killed process leaves either the
-whole run or nothing, and ``latest`` always names a complete run. Runs are not listed in the
+whole run or nothing, and ``latest`` always names a complete run. ``save_run(...,
+latest=False, extra=...)`` stores a run without publishing it: detection writes the run and
+its assessment into the temporary directory, renames it into place, and only then points
+``latest`` at it (:func:`publish_run`), so a process killed at any point leaves the previous
+run as the latest, never one without its verdicts (killed between the rename and the
+pointer, a complete run that is not the latest remains; :func:`discard_run` removes one). Runs are not listed in the
 workspace manifest (``lockstep.json``): ingest and detection never touch each other's files.
 Run ids sort by creation time (``20250101T120000Z-1a2b3c``).
 """
@@ -22,6 +28,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,14 +36,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from lockstep import spill
 from lockstep.exceptions import WorkspaceError
 from lockstep.graph.networks import Run
 
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
-__all__ = ["save_run", "load_run", "list_runs", "latest_run_id", "runs_dir", "RUNS_DIR", "LATEST",
-           "RUN_FORMAT_VERSION"]
+__all__ = ["save_run", "publish_run", "discard_run", "replace_dir", "new_run_id", "load_run",
+           "list_runs", "latest_run_id", "runs_dir", "RUNS_DIR", "LATEST", "RUN_FORMAT_VERSION"]
 
 RUNS_DIR = "runs"
 LATEST = "latest"
@@ -75,6 +83,41 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the system or file system cannot."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def replace_dir(new: Path, final: Path) -> None:
+    """Put the directory ``new`` in place of ``final`` so that a reader sees the old or the
+    new one, never neither: swapped atomically where the system can, else the old one is
+    renamed aside first (a process killed in that instant leaves ``final`` missing)."""
+    if final.exists() and _exchange(new, final):
+        shutil.rmtree(new, ignore_errors=True)  # now the old one
+        _fsync_dir(final.parent)
+        return
+    old = final.parent / f".old-{uuid.uuid4().hex}"
+    if final.exists():
+        os.rename(final, old)
+    os.rename(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(final.parent)
+
+
 def _check_id(run_id: str) -> str:
     if not run_id or run_id.startswith(".") or "/" in run_id or "\\" in run_id \
             or run_id == LATEST:
@@ -82,8 +125,14 @@ def _check_id(run_id: str) -> str:
     return run_id
 
 
-def save_run(ws: Workspace | str | Path, run: Run, *, run_id: str | None = None) -> str:
-    """Store ``run`` under ``<ws>/runs/<run_id>/`` and make it the latest run.
+def new_run_id() -> str:
+    """A fresh run id: the UTC time and six random hex digits (sorts by creation)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def save_run(ws: Workspace | str | Path, run: Run, *, run_id: str | None = None,
+             latest: bool = True, extra: Callable[[Path], object] | None = None) -> str:
+    """Store ``run`` under ``<ws>/runs/<run_id>/`` and (by default) make it the latest run.
 
     Parameters
     ----------
@@ -92,6 +141,12 @@ def save_run(ws: Workspace | str | Path, run: Run, *, run_id: str | None = None)
         Its ``run_id`` and ``created`` are set on return.
     run_id : str, optional
         Default: the UTC time and six random hex digits.
+    latest : bool, default True
+        Point ``runs/latest`` at it. False stores it only; :func:`publish_run` makes it the
+        latest later.
+    extra : callable, optional
+        ``extra(directory)`` writes more into the run's directory before it is renamed into
+        place (detection writes the assessment so), so the run never appears without it.
 
     Returns
     -------
@@ -106,12 +161,12 @@ def save_run(ws: Workspace | str | Path, run: Run, *, run_id: str | None = None)
     root = runs_dir(ws)
     root.mkdir(parents=True, exist_ok=True)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    rid = _check_id(run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-                    + "-" + uuid.uuid4().hex[:6])
+    rid = _check_id(run_id or new_run_id())
     final = root / rid
     if final.exists():
         raise WorkspaceError(f"run {rid} already exists in {root}")
-    tmp = root / f".tmp-{uuid.uuid4().hex}"
+    _clean_dead(root)
+    tmp = root / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
         for name in _TABLES:
@@ -123,20 +178,60 @@ def save_run(ws: Workspace | str | Path, run: Run, *, run_id: str | None = None)
             json.dump(meta, fh, indent=1, default=_jsonable)
             fh.flush()
             os.fsync(fh.fileno())
+        if extra is not None:
+            extra(tmp)
         _fsync_dir(tmp)
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    pointer = root / f".{LATEST}.{uuid.uuid4().hex}.tmp"
-    with open(pointer, "w", encoding="utf-8") as fh:
-        fh.write(rid + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(pointer, root / LATEST)
     _fsync_dir(root)
     run.run_id, run.created = rid, created
+    if latest:
+        publish_run(ws, rid)
     return rid
+
+
+def publish_run(ws: Workspace | str | Path, run_id: str) -> None:
+    """Make the saved run ``run_id`` the latest, atomically (:func:`os.replace` of
+    ``runs/latest``)."""
+    root = runs_dir(ws)
+    if not (root / _check_id(run_id) / "run.json").is_file():
+        raise WorkspaceError(f"no saved run {run_id!r} in {root.parent}")
+    pointer = root / f".{LATEST}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(pointer, "w", encoding="utf-8") as fh:
+            fh.write(run_id + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(pointer, root / LATEST)
+    except BaseException:
+        pointer.unlink(missing_ok=True)
+        raise
+    _fsync_dir(root)
+
+
+def discard_run(ws: Workspace | str | Path, run_id: str) -> None:
+    """Remove a saved run that is not the latest (one whose detection did not finish);
+    it is first renamed away, so no reader sees it half removed."""
+    root = runs_dir(ws)
+    if latest_run_id(ws) == _check_id(run_id):
+        raise WorkspaceError(f"run {run_id} is the latest run; it cannot be discarded")
+    path = root / run_id
+    if not path.exists():
+        return
+    gone = root / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
+    os.rename(path, gone)
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _clean_dead(root: Path) -> None:
+    """Remove the ``.tmp-<pid>-*`` directories of processes that died while writing a run
+    (SIGKILL, power loss): never visible as runs, but disk all the same."""
+    for d in root.glob(".tmp-*-*"):
+        pid = d.name.split("-")[1]
+        if pid.isdigit() and not spill.process_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
