@@ -2,23 +2,37 @@
 
 Typer gives typed options and ``--help`` from the signatures, Rich the tables and progress
 bars; every command only calls library functions, so a notebook can do the same.
+
+Design choices, one line each:
+
+- Every data value shown (ids, handles, texts, paths, error messages) goes through
+  :mod:`lockstep.terminal` (plain text, never markup; controls made visible; long values
+  cut), because data that a terminal acts on could hide links, recolour or crash the view.
+- Suggested commands quote paths with :func:`shlex.quote`, so pasting them runs nothing.
+- Emoji codes are off (``:smile:`` in a handle is text) for the same reason as markup.
+- Ctrl-C and DuckDB's ``InterruptException`` end as one line and exit 130 through a wrapper
+  on every command, because Typer would otherwise turn Ctrl-C into a silent exit and let
+  DuckDB's exception through as a traceback.
 """
 from __future__ import annotations
 
+import functools
 import os
+import shlex
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lockstep.exceptions import BadInputError, LockstepError
+from lockstep.terminal import line, show, visible
 
 __all__ = ["app", "main"]
 
@@ -29,9 +43,50 @@ app = typer.Typer(
          "./lockstep-workspace). Start with `lockstep demo`, or `lockstep ingest FILES`.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     rich_markup_mode="rich")
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 _state: dict[str, object] = {"debug": False, "workspace": None}
+
+def _command(*words: object) -> str:
+    """A command line to paste into a shell: every word quoted as the shell needs."""
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past Typer (which would exit 130 in silence)."""
+
+
+def _interrupt(exc: BaseException | None) -> BaseException | None:
+    """The Ctrl-C (``KeyboardInterrupt``) or DuckDB ``InterruptException`` behind ``exc``."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        duckdb = sys.modules.get("duckdb")
+        if duckdb is not None and isinstance(exc, getattr(duckdb, "InterruptException", ())):
+            return exc
+        # DuckDB raises a plain RuntimeError when Ctrl-C stops a query inside a fetch
+        if isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted"):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _interruptible(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            found = _interrupt(exc)
+            if found is None or isinstance(exc, (SystemExit, typer.Exit)):
+                raise
+            from lockstep.exceptions import Interrupted
+
+            msg = str(exc) if isinstance(exc, Interrupted) and str(exc) else ""
+            raise _Interrupted(msg) from exc
+    return wrapper
 
 
 @app.callback()
@@ -52,8 +107,16 @@ def _workspace(create: bool = True):  # type: ignore[no-untyped-def]
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                    TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err,
+                    transient=True, disable=not err.is_terminal)
+
+
+def _bar(prog: Progress, task: Any) -> Callable[[str, int, int], None]:
+    """A library progress callback: the step's message (it may name files) made visible."""
+    def cb(msg: str, done: int, total: int) -> None:
+        prog.update(task, description=visible(msg, 80), completed=done, total=total)
+    return cb
 
 
 @app.command()
@@ -67,8 +130,9 @@ def ingest(
         "--skip-bad-rows", help="Load the good rows and write the bad ones to a rejects file "
         "instead of refusing the file.")] = False,
 ) -> None:
-    """Read files into the workspace. Each file loads whole or not at all; rows already
-    stored (same platform and id) are not added twice.
+    """Read files into the workspace. One call loads whole or not at all: if a file is
+    refused, nothing of the call is loaded. Rows already stored (same platform and id) are
+    not added twice. Other writers wait for the workspace lock ($LOCKSTEP_LOCK_TIMEOUT s).
 
     Formats: generic, coortweet, x-archive, twarc2, crowdtangle, telegram, bluesky.
     """
@@ -85,24 +149,22 @@ def ingest(
     ws = _workspace()
     with _progress() as prog:
         task = prog.add_task("ingest", total=None)
-
-        def cb(msg: str, done: int, total: int) -> None:
-            prog.update(task, description=msg, completed=done, total=total)
-
         report = run_ingest(ws, paths, fmt=fmt, platform=platform, skip_bad_rows=skip_bad_rows,
-                            progress=cb)
+                            progress=_bar(prog, task))
     write_report(ws, report)
-    table = Table(title=f"ingest {report.ingest_id}")
+    table = Table(title=line("ingest ", report.ingest_id))
     for col in ("file", "table", "format", "status", "read", "added", "duplicates", "rejected"):
         table.add_column(col, justify="right" if col in {"read", "added", "duplicates", "rejected"} else "left")
     for f in report.files:
-        table.add_row(Path(f.source).name, f.table, f.format, f.status, f"{f.rows_read:,}",
-                      f"{f.rows_added:,}", f"{f.duplicates:,}", f"{f.rejected:,}")
+        table.add_row(show(Path(f.source).name), show(f.table), show(f.format), show(f.status),
+                      f"{f.rows_read:,}", f"{f.rows_added:,}", f"{f.duplicates:,}",
+                      f"{f.rejected:,}")
     out.print(table)
     for f in report.files:
         if f.rejects_file:
-            out.print(f"[yellow]{f.rejected:,} bad rows of {Path(f.source).name} written to "
-                      f"{f.rejects_file}[/yellow]")
+            out.print(line((f"{f.rejected:,} bad rows of ", "yellow"),
+                           (Path(f.source).name, "yellow"), (" written to ", "yellow"),
+                           (f.rejects_file, "yellow")))
 
 
 @app.command()
@@ -115,17 +177,18 @@ def upgrade() -> None:
     path = _state["workspace"] or default_workspace_path()
     rep = upgrade_workspace(path)  # type: ignore[arg-type]
     if rep.from_version == rep.to_version:
-        out.print(f"{rep.path} is already at schema version {rep.to_version}; nothing to do")
+        out.print(line(rep.path, f" is already at schema version {rep.to_version}; nothing to do"))
         return
     rows = ", ".join(f"{t} {n:,}" for t, n in rep.rows.items() if n)
-    out.print(f"upgraded {rep.path} from schema version {rep.from_version} to "
-              f"{rep.to_version}: {rows or 'no rows'}")
+    out.print(line("upgraded ", rep.path, f" from schema version {rep.from_version} to "
+                   f"{rep.to_version}: {rows or 'no rows'}"))
 
 
 @app.command()
 def stats(
     top: Annotated[int, typer.Option(help="How many top objects of each type to show.")] = 5,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables "
+                                           "(ASCII: other characters as \\u escapes).")] = False,
 ) -> None:
     """Counts per platform, table and action, the time range, and the top objects."""
     from lockstep.stats import workspace_stats
@@ -134,7 +197,8 @@ def stats(
     if json_out:
         import json
 
-        out.print_json(json.dumps(st.to_dict(), default=str))
+        # ASCII with escapes: controls, bidi marks and lone surrogates reach no terminal
+        out.print_json(json.dumps(st.to_dict(), default=str), ensure_ascii=True)
         return
     print_stats(st)
 
@@ -145,9 +209,9 @@ def print_stats(st) -> None:  # type: ignore[no-untyped-def]
     platforms = sorted({p for rows in st.tables.values() for p in rows})
     t.add_column("table")
     for p in platforms:
-        t.add_column(p, justify="right")
+        t.add_column(show(p), justify="right")
     for table, rows in st.tables.items():
-        t.add_row(table, *(f"{rows.get(p, 0):,}" for p in platforms))
+        t.add_row(show(table), *(f"{rows.get(p, 0):,}" for p in platforms))
     out.print(t)
     t = Table(title="events by platform")
     for c in ("platform", "accounts acting", "first", "last", "actions"):
@@ -155,14 +219,14 @@ def print_stats(st) -> None:  # type: ignore[no-untyped-def]
     for p, n in st.accounts_acting.items():
         lo, hi = st.time_range[p]
         acts = ", ".join(f"{a} {k:,}" for a, k in st.actions.get(p, {}).items())
-        t.add_row(p, f"{n:,}", str(lo)[:19], str(hi)[:19], acts)
+        t.add_row(show(p), f"{n:,}", show(str(lo)[:19]), show(str(hi)[:19]), show(acts))
     out.print(t)
     t = Table(title="top objects")
     for c in ("type", "object", "events"):
         t.add_column(c, justify="right" if c == "events" else "left", overflow="fold")
     for otype, items in st.top_objects.items():
         for oid, n in items:
-            t.add_row(otype, oid, f"{n:,}")
+            t.add_row(show(otype), show(oid), f"{n:,}")
     out.print(t)
 
 
@@ -178,11 +242,11 @@ def simulate(
 ) -> None:
     """Write a synthetic world with ground truth (generic format v1 plus a truth table)."""
     summary = _simulate(out_dir, scale, seed, fmt, population)
-    out.print(f"wrote {out_dir} in {summary.elapsed_s:.0f} s: {summary.events:,} events, "
-              f"{summary.accounts:,} accounts, {summary.sessions:,} sessions, "
-              f"{summary.roles:,} roles, {summary.truth_rows:,} truth rows")
-    out.print("planted networks: " + ", ".join(
-        f"{n} {k}" for k, n in sorted(summary.networks_by_kind.items())))
+    out.print(line("wrote ", out_dir, f" in {summary.elapsed_s:.0f} s: {summary.events:,} events, "
+                   f"{summary.accounts:,} accounts, {summary.sessions:,} sessions, "
+                   f"{summary.roles:,} roles, {summary.truth_rows:,} truth rows"))
+    out.print(line("planted networks: " + ", ".join(
+        f"{n} {k}" for k, n in sorted(summary.networks_by_kind.items()))))
 
 
 def _simulate(out_dir: Path, scale: str, seed: int, fmt: str,  # type: ignore[no-untyped-def]
@@ -195,7 +259,8 @@ def _simulate(out_dir: Path, scale: str, seed: int, fmt: str,  # type: ignore[no
             task = prog.add_task("simulate", total=100)
 
             def cb(stage: str, frac: float) -> None:
-                prog.update(task, description=f"simulate: {stage}", completed=round(frac * 100))
+                prog.update(task, description=visible(f"simulate: {stage}", 80),
+                            completed=round(frac * 100))
 
             return run_simulate(out_dir, scale=scale, seed=seed, fmt=fmt, progress=cb,
                                 population=population)
@@ -225,20 +290,20 @@ def demo(
     t0 = time.perf_counter()
     out.rule("1. simulate a small world with planted networks")
     summary = _simulate(directory / "world", "small", seed, "parquet")
-    out.print(f"world written to {directory / 'world'}: {summary.events:,} events, "
-              f"{summary.accounts:,} accounts")
+    out.print(line("world written to ", directory / "world", f": {summary.events:,} events, "
+                   f"{summary.accounts:,} accounts"))
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(summary.networks_by_kind.items()))
     tiers = ", ".join(f"tier {t}: {n}" for t, n in sorted(summary.cib_by_tier.items()))
-    out.print(f"planted networks (ground truth, never read by detection): {kinds}; CIB by "
-              f"sophistication {tiers}")
+    out.print(line(f"planted networks (ground truth, never read by detection): {kinds}; CIB by "
+                   f"sophistication {tiers}"))
     out.rule("2. ingest it into a fresh workspace")
     ws = Workspace.open(directory / "workspace")
     with _progress() as prog:
         task = prog.add_task("ingest", total=None)
-        report = run_ingest(ws, [directory / "world"], fmt="generic",
-                            progress=lambda m, d, t: prog.update(task, description=m, completed=d, total=t))
+        report = run_ingest(ws, [directory / "world"], fmt="generic", progress=_bar(prog, task))
     for f in report.files:
-        out.print(f"  {Path(f.source).name}: {f.rows_added:,} rows added ({f.seconds:.1f} s)")
+        out.print(line("  ", Path(f.source).name,
+                       f": {f.rows_added:,} rows added ({f.seconds:.1f} s)"))
     out.rule("3. what is in the workspace")
     print_stats(workspace_stats(ws))
     out.rule("4. coordinated networks: signals tested against chance, fused, Leiden, ranked, "
@@ -247,8 +312,7 @@ def demo(
 
     with _progress() as prog:
         task = prog.add_task("detect", total=None)
-        run = run_detect(ws, progress=lambda m, d, t: prog.update(
-            task, description=m, completed=d, total=t))
+        run = run_detect(ws, progress=_bar(prog, task))
     print_networks(run, 10)
     out.rule("5. the top networks: verdict, attribution, where they really run from")
     shown = 0
@@ -259,12 +323,14 @@ def demo(
             continue  # lead with the deceptive networks; spam and the rest are listed above
         shown += 1
         print_assessment(run.assessment, inv["network_id"], links=3)
-        out.print(f"full evidence: lockstep --workspace {ws.path} network {inv['network_id']}\n")
+        out.print(line("full evidence: ", _command("lockstep", "--workspace", ws.path,
+                                                   "network", inv["network_id"])))
+        out.print()
     out.rule("6. against the planted ground truth (detection never reads it)")
     _print_evaluations(ws, run, ws)
-    out.print(f"\nDone in {time.perf_counter() - t0:.0f} s. Workspace: {ws.path} "
-              f"(try: lockstep --workspace {ws.path} networks)")
-
+    out.print()
+    out.print(line(f"Done in {time.perf_counter() - t0:.0f} s. Workspace: ", ws.path,
+                   " (try: ", _command("lockstep", "--workspace", ws.path, "networks"), ")"))
 
 
 def _split(value: str) -> list[str]:
@@ -303,16 +369,16 @@ def detect(
         run = run_detect(ws, **chosen, window=window or None, alpha=alpha,
                          min_weight=min_weight, seed=seed, min_size=min_size,
                          corroborate=corroborate, amplified=amplified,
-                         progress=lambda m, d, t: prog.update(task, description=m, completed=d, total=t))
+                         progress=_bar(prog, task))
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.params.get("timings", {}).items())
-    out.print(f"run {run.run_id}: {run.n_networks} networks ({timings})")
+    out.print(line("run ", run.run_id, f": {run.n_networks} networks (", timings, ")"))
     print_networks(run, top)
 
 
 def print_networks(run, top: int, show_all: bool = False) -> None:  # type: ignore[no-untyped-def]
     """The ranked network table: with an assessment, the triage list (listed networks in
     triage order; the others only with ``show_all``)."""
-    t = Table(title=f"networks, most serious first (run {run.run_id})")
+    t = Table(title=line("networks, most serious first (run ", run.run_id, ")"))
     wide = out.width >= 110  # the activity dates only where they fit
     verdicts = {}
     rows = run.networks.to_pylist()
@@ -346,7 +412,7 @@ def print_networks(run, top: int, show_all: bool = False) -> None:  # type: igno
             cells.append(f"{row['density']:.2f}")
         if wide:
             cells += [str(row["first_seen"])[:10], str(row["last_seen"])[:10]]
-        t.add_row(*cells)
+        t.add_row(*(show(c) for c in cells))
     out.print(t)
     if held and not getattr(run.assessment, "telemetry", True) and len(rows) == 0:
         out.print(f"{held} coordinated network(s), none listed: without telemetry (sessions, "
@@ -383,8 +449,8 @@ def signals() -> None:
     for c in ("signal", "default", "two accounts ...", "detector"):
         t.add_column(c, overflow="fold")
     for name, (cls, _) in REGISTRY.items():
-        t.add_row(name, "yes" if name in DEFAULT_SIGNALS else "", DESCRIPTIONS.get(name, ""),
-                  cls.__name__)
+        t.add_row(show(name), "yes" if name in DEFAULT_SIGNALS else "",
+                  show(DESCRIPTIONS.get(name, "")), show(cls.__name__))
     out.print(t)
 
 
@@ -403,12 +469,11 @@ def assess(
     ws, run = _run(run_id)
     with _progress() as prog:
         task = prog.add_task("assess", total=None)
-        run.assessment = run_assess(ws, run, progress=lambda m, d, t: prog.update(
-            task, description=m, completed=d, total=t))
+        run.assessment = run_assess(ws, run, progress=_bar(prog, task))
     save_assessment(ws, run, run.assessment)
     print_networks(run, top)
-    for line in run.assessment.limitations:
-        out.print(f"[dim]cannot establish: {line}[/dim]")
+    for reason in run.assessment.limitations:
+        out.print(line(("cannot establish: ", "dim"), (reason, "dim")))
 
 
 @app.command()
@@ -437,12 +502,15 @@ def network(
     from lockstep.exceptions import UsageError
 
     ws, run = _run(run_id)
-    rows = run.networks.filter(pc.equal(run.networks["network_id"], network_id)).to_pylist()
+    # compared in Python: an argument may hold lone surrogates (undecodable bytes), which
+    # Arrow cannot take
+    rows = [r for r in run.networks.to_pylist() if r["network_id"] == network_id]
     if not rows:
         raise UsageError(f"no network {network_id} in run {run.run_id}; see `lockstep networks`")
     n = rows[0]
-    out.print(f"[bold]{network_id}[/bold]  score {n['score']:.1f}  size {n['size']}  "
-              f"platforms {', '.join(n['platforms'])}  {str(n['first_seen'])[:16]} .. {str(n['last_seen'])[:16]}")
+    out.print(line((network_id, "bold"), f"  score {n['score']:.1f}  size {n['size']}  "
+                   "platforms ", ", ".join(n["platforms"]),
+                   f"  {str(n['first_seen'])[:16]} .. {str(n['last_seen'])[:16]}"))
     members = run.members.filter(pc.equal(run.members["network_id"], network_id)).to_pylist()
     role = {}
     if run.assessment is not None:
@@ -464,16 +532,17 @@ def network(
                                 person[(m["platform"], m["account_id"])], -(m["strength"] or 0)))
     for m in members[:40]:
         pid = person[(m["platform"], m["account_id"])]
-        t.add_row(m["platform"], m["account_id"], m["kind"] or "", m.get("handle") or "",
-                  str(m.get("created_at") or "")[:10], str(m["degree"]), f"{m['strength']:.2f}",
-                  role.get((m["platform"], m["account_id"]), ""),
-                  escape(pid) if sizes.get(pid, 0) > 1 else "")
+        t.add_row(show(m["platform"]), show(m["account_id"]), show(m["kind"]),
+                  show(m.get("handle")), show(str(m.get("created_at") or "")[:10]),
+                  str(m["degree"]), f"{m['strength']:.2f}",
+                  show(role.get((m["platform"], m["account_id"]), "")),
+                  show(pid if sizes.get(pid, 0) > 1 else ""))
     out.print(t)
     why = (run.params.get("persons") or {}).get("reasons") or {}
     for key, reason in sorted(why.items()):
         p, _, a = key.partition(":")
         if (p, a) in person:
-            out.print(f"  [dim]one person: {escape(reason)}[/dim]", highlight=False)
+            out.print(line("  ", ("one person: ", "dim"), (reason, "dim")))
     edges = run.edges.filter(pc.equal(run.edges["network_id"], network_id))
     t = Table(title="evidence by signal")
     for c in ("signal", "pairs", "co-actions", "objects", "median Δt (s)"):
@@ -483,7 +552,8 @@ def network(
         by_sig.setdefault(e["signal"], []).append(e)
     for sig, es in sorted(by_sig.items(), key=lambda kv: -len(kv[1])):
         deltas = sorted(e["median_delta_s"] for e in es if e["median_delta_s"] is not None)
-        t.add_row(sig, str(len(es)), f"{sum(e['weight'] for e in es):,}", f"{sum(e['support'] for e in es):,}",
+        t.add_row(show(sig), str(len(es)), f"{sum(e['weight'] for e in es):,}",
+                  f"{sum(e['support'] for e in es):,}",
                   f"{deltas[len(deltas) // 2]:.0f}" if deltas else "")
     out.print(t)
     strongest = sorted(edges.to_pylist(), key=lambda e: -e["weight"])[:evidence]
@@ -491,8 +561,8 @@ def network(
     for c in ("account a", "account b", "signal", "co-actions", "events"):
         t.add_column(c, overflow="fold")
     for e in strongest:
-        t.add_row(e["account_a"], e["account_b"], e["signal"], str(e["weight"]),
-                  ", ".join((e["evidence"] or [])[:3]))
+        t.add_row(show(e["account_a"]), show(e["account_b"]), show(e["signal"]), str(e["weight"]),
+                  show(", ".join(visible(x) for x in (e["evidence"] or [])[:3])))
     out.print(t)
     if run.assessment is not None:
         print_assessment(run.assessment, network_id)
@@ -507,30 +577,29 @@ def print_assessment(a, network_id: str, links: int = 8) -> None:  # type: ignor
     if inv is None:
         return
     colour = {"cib": "red", "spam": "yellow", "authentic": "green"}.get(inv["verdict"], "white")
-    out.print(f"[bold {colour}]verdict: {inv['verdict']}[/bold {colour}] ({inv['confidence']} confidence)")
+    out.print(line((f"verdict: {inv['verdict']}", f"bold {colour}"),
+                   f" ({inv['confidence']} confidence)"))
     for r in inv["reasons"][1:]:
-        out.print(f"  - {r}", highlight=False)
+        out.print(line("  - ", r))
     if inv.get("would_change"):
-        out.print(f"  [italic]would change: {escape(inv['would_change'])}[/italic]",
-                  highlight=False)
+        out.print(line("  ", ("would change: ", "italic"), (inv["would_change"], "italic")))
     if inv.get("triage_rank") is not None:
-        out.print(f"  triage: {'listed' if inv['listed'] else 'held back'}, rank "
-                  f"{inv['triage_rank']}; core {inv['core_size']}, periphery "
-                  f"{inv['periphery_size']} (one tie each: never labelled with the verdict)",
-                  highlight=False)
+        out.print(line(f"  triage: {'listed' if inv['listed'] else 'held back'}, rank "
+                       f"{inv['triage_rank']}; core {inv['core_size']}, periphery "
+                       f"{inv['periphery_size']} (one tie each: never labelled with the verdict)"))
     for r in inv["limitations"]:
-        out.print(f"  [dim]cannot establish: {r}[/dim]", highlight=False)
+        out.print(line("  ", ("cannot establish: ", "dim"), (r, "dim")))
     followers = ("followers unknown" if inv["followers_total"] is None
                  else f"{inv['followers_total']:,} followers")
-    out.print(f"[bold]assets[/bold]: {inv['counts_text']}; {followers}; "
-              f"active {str(inv['first_activity'])[:10]} .. {str(inv['last_activity'])[:10]}")
+    out.print(line(("assets", "bold"), ": ", inv["counts_text"], f"; {followers}; active "
+                   f"{str(inv['first_activity'])[:10]} .. {str(inv['last_activity'])[:10]}"))
     fmt = lambda xs: ", ".join(f"{x['country']} {x['share']:.0%}" for x in xs[:4]) or "unknown"  # noqa: E731
-    out.print(f"[bold]origin[/bold]: {fmt(inv['origin_countries'])} "
-              f"({inv['origin_confidence'] or 'no'} confidence); "
-              f"[bold]presents as[/bold]: {fmt(inv['target_countries'])}"
-              + ("; [bold red]location mismatch[/bold red]" if inv["location_mismatch"] else ""))
-    for line in inv["attribution"]:
-        out.print(f"[bold]attribution[/bold]: {line}")
+    out.print(line(("origin", "bold"), ": ", fmt(inv["origin_countries"]),
+                   f" ({inv['origin_confidence'] or 'no'} confidence); ",
+                   ("presents as", "bold"), ": ", fmt(inv["target_countries"]),
+                   *([("; location mismatch", "bold red")] if inv["location_mismatch"] else [])))
+    for text in inv["attribution"]:
+        out.print(line(("attribution", "bold"), ": ", text))
     ops = a.operators.filter(pc.equal(a.operators["network_id"], network_id)).to_pylist()
     if ops:
         exported = {(r["platform"], r["account_id"]) for r in a.accounts.to_pylist()
@@ -541,9 +610,10 @@ def print_assessment(a, network_id: str, links: int = 8) -> None:  # type: ignor
             t.add_column(c, overflow="fold")
         for o in ops[:15]:
             key = (o["platform"], o["account_id"])
-            t.add_row(f"{o['platform']}:{o['account_id']}",
-                      "operator" if key in exported else "candidate", o["confidence"],
-                      ", ".join(o["evidence_kinds"] or []), str(o["n_assets"]), o["employer"] or "")
+            t.add_row(show(f"{o['platform']}:{o['account_id']}"),
+                      "operator" if key in exported else "candidate", show(o["confidence"]),
+                      show(", ".join(o["evidence_kinds"] or [])), str(o["n_assets"]),
+                      show(o["employer"]))
         out.print(t)
         lk = a.links.filter(pc.equal(a.links["network_id"], network_id)).to_pylist()
         lk.sort(key=lambda x: (x["kind"] != "slip", -(x["weight"] or 0)))
@@ -551,8 +621,9 @@ def print_assessment(a, network_id: str, links: int = 8) -> None:  # type: ignor
         for c in ("operator", "asset", "kind", "detail", "sessions", "when"):
             t.add_column(c, overflow="fold")
         for x in lk[:links]:
-            t.add_row(x["account_id"], x["asset_id"], x["kind"], x["detail"] or "",
-                      str(x["n_sessions"]), f"{str(x['first_ts'])[:16]} .. {str(x['last_ts'])[:16]}")
+            t.add_row(show(x["account_id"]), show(x["asset_id"]), show(x["kind"]),
+                      show(x["detail"]), str(x["n_sessions"]),
+                      show(f"{str(x['first_ts'])[:16]} .. {str(x['last_ts'])[:16]}"))
         out.print(t)
 
 
@@ -569,7 +640,7 @@ def _objects_and_timeline(ws, members) -> None:  # type: ignore[no-untyped-def]
     for c in ("type", "object", "events", "members"):
         t.add_column(c, overflow="fold")
     for otype, oid, n, a in top:
-        t.add_row(otype, oid, f"{n:,}", f"{a:,}")
+        t.add_row(show(otype), show(oid), f"{n:,}", f"{a:,}")
     out.print(t)
     days = con.execute("SELECT CAST(date_trunc('day', ts) AS DATE) d, count(*) FROM events e "
                        "JOIN m USING (platform, account_id) GROUP BY 1 ORDER BY 1").fetchall()
@@ -577,8 +648,13 @@ def _objects_and_timeline(ws, members) -> None:  # type: ignore[no-untyped-def]
         peak = max(n for _, n in days)
         out.print("[bold]timeline[/bold] (events per day)")
         for d, n in days:
-            out.print(f"  {d}  {'█' * max(1, round(40 * n / peak))} {n:,}")
+            out.print(line(f"  {d}  {'█' * max(1, round(40 * n / peak))} {n:,}"))
     con.close()
+
+
+_RAW_HELP = ("Write CSV cells exactly as stored. By default a text cell that a spreadsheet "
+             "would run as a formula (it starts with = + - @, a tab or a carriage return) gets "
+             "a ' in front (OWASP's rule; numbers are never changed; see docs/exports.md).")
 
 
 @app.command()
@@ -593,25 +669,34 @@ def pairs(
                                            "pair.")] = False,
     memory_mb: Annotated[int, typer.Option(help="Working memory in MiB (pairs beyond it wait "
                                            "on disk).")] = 256,
+    raw: Annotated[bool, typer.Option("--raw", help=_RAW_HELP)] = False,
 ) -> None:
     """Write the raw pair edges of one signal, streamed bucket by bucket, for comparison with
-    other tools."""
+    other tools. In CSV, text cells that a spreadsheet would run as a formula get a ' in front
+    unless --raw."""
     from lockstep.detectors import get_detector
+    from lockstep.pairs import TEXT_COLUMNS
 
     det = get_detector(signal, window=window or None, min_weight=min_weight)
     if hasattr(det, "write_pairs"):  # co-action signals: streamed, never the whole table
         st = det.write_pairs(_workspace(create=False), out_path, evidence=evidence,
                              memory_mb=memory_mb)
         n, window_s = st["edges"], st.get("window_s", window)
+        if not raw and st.get("format", "csv") == "csv":
+            from lockstep.graph.export import neutralise_csv_file
+
+            # the streamed writer does not neutralise; a pass over the file does, and leaves
+            # it untouched when no cell needs it
+            neutralise_csv_file(out_path, TEXT_COLUMNS)
     else:
         from lockstep.pairs import pairs as run_pairs
         from lockstep.pairs import pairs_stats, write_pairs
 
         table = run_pairs(_workspace(create=False), signal=signal, window=window or None,
                           min_weight=min_weight)
-        n = write_pairs(table, out_path, evidence=evidence)
+        n = write_pairs(table, out_path, evidence=evidence, raw=raw)
         window_s = pairs_stats(table).get("stats", {}).get("window_s", window)
-    out.print(f"{n:,} pairs written to {out_path} (window {window_s} s)")
+    out.print(line(f"{n:,} pairs written to ", out_path, f" (window {window_s} s)"))
 
 
 @app.command()
@@ -625,11 +710,17 @@ def export(
     show_all: Annotated[bool, typer.Option("--all", help="Also export the networks held back "
                                            "by triage (authentic, or at most one kind of "
                                            "deception).")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help=_RAW_HELP)] = False,
 ) -> None:
     """Export the listed networks of a run (the triage list; `--all` for every network): CSV
     (one row per account, with verdict, role (asset, periphery or operator) and confidence),
     JSON, GEXF (Gephi) or GraphML; or the per-network summary (verdict, origin and target
-    countries, operators, asset counts) as CSV or JSON."""
+    countries, operators, asset counts) as CSV or JSON.
+
+    Hostile data: CSV text cells that a spreadsheet would run as a formula get a ' in front
+    (--raw writes them as stored); GEXF and GraphML write the characters XML 1.0 cannot
+    carry, and CR, as _xHHHH_ (lockstep.graph.export.xml_decode reverses it); JSON is exact.
+    See docs/exports.md."""
     from lockstep.attribution.assess import listed_run
     from lockstep.exceptions import UsageError
     from lockstep.graph import export_networks, export_summary
@@ -640,12 +731,12 @@ def export(
     _, whole = _run(run_id)
     run = whole if show_all else listed_run(whole)
     if what == "summary":
-        path = export_summary(run, fmt, out_path)
+        path = export_summary(run, fmt, out_path, raw=raw)
     else:
-        path = export_networks(run, fmt, out_path)
+        path = export_networks(run, fmt, out_path, raw=raw)
     held = whole.n_networks - run.n_networks
-    out.print(f"run {run.run_id}: {run.n_networks} networks written to {path}"
-              + (f" ({held} held back by triage; --all exports them)" if held else ""))
+    out.print(line("run ", run.run_id, f": {run.n_networks} networks written to ", path,
+                   f" ({held} held back by triage; --all exports them)" if held else ""))
 
 
 @app.command()
@@ -684,8 +775,9 @@ def print_reported(rep) -> None:  # type: ignore[no-untyped-def]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     parts = ", ".join(f"{g.group} {fmt(g.recall)}" for g in (*rep.by_kind, *rep.by_tier))
     share = "" if rep.ordinary_share is None else f" ({rep.ordinary_share:.2%} of ordinary accounts)"
-    out.print(f"networks as reported (members, the pages and groups they administer, operators): "
-              f"recall {fmt(rep.overall.recall)} ({parts}); ordinary users {rep.ordinary_flagged:,}{share}")
+    out.print(line("networks as reported (members, the pages and groups they administer, "
+                   f"operators): recall {fmt(rep.overall.recall)} (", parts,
+                   f"); ordinary users {rep.ordinary_flagged:,}{share}"))
 
 
 def print_assessment_evaluation(rep) -> None:  # type: ignore[no-untyped-def]
@@ -695,27 +787,28 @@ def print_assessment_evaluation(rep) -> None:  # type: ignore[no-untyped-def]
     for c in ("planted kind", "networks", "verdict right", "accuracy"):
         t.add_column(c, justify="left" if c == "planted kind" else "right")
     for r in rep.verdicts:
-        t.add_row(r["kind"], str(r["networks"]), str(r["correct"]), fmt(r["accuracy"]))
+        t.add_row(show(r["kind"]), str(r["networks"]), str(r["correct"]), fmt(r["accuracy"]))
     out.print(t)
     t = Table(title="the cib verdict, account level")
     for c in ("group", "planted", "labelled cib", "precision", "recall"):
         t.add_column(c, justify="left" if c == "group" else "right")
     for g in (rep.cib, *rep.cib_by_tier):
-        t.add_row(g.group, f"{g.planted:,}", f"{g.flagged:,}", fmt(g.precision), fmt(g.recall))
+        t.add_row(show(g.group), f"{g.planted:,}", f"{g.flagged:,}", fmt(g.precision),
+                  fmt(g.recall))
     out.print(t)
     share = rep.authentic_as_cib_share
-    out.print(f"members of authentic communities labelled cib: {rep.authentic_as_cib:,} of "
-              f"{rep.authentic_total:,}" + (f" ({share:.2%})" if share is not None else "")
-              + f"; spam accounts labelled cib: {rep.spam_as_cib:,}")
+    out.print(line(f"members of authentic communities labelled cib: {rep.authentic_as_cib:,} of "
+                   f"{rep.authentic_total:,}" + (f" ({share:.2%})" if share is not None else "")
+                   + f"; spam accounts labelled cib: {rep.spam_as_cib:,}"))
     o = rep.operators
     tiers = ", ".join(f"tier {k} {fmt(v['recall'])}" for k, v in o["by_tier"].items())
-    out.print(f"operators: {o['correct']} of {o['found']} found are true operators (precision "
-              f"{fmt(o['precision'])}); {o['correct']} of {o['true']} true operators found "
-              f"(recall {fmt(o['recall'])}; {tiers})")
+    out.print(line(f"operators: {o['correct']} of {o['found']} found are true operators "
+                   f"(precision {fmt(o['precision'])}); {o['correct']} of {o['true']} true "
+                   f"operators found (recall {fmt(o['recall'])}; ", tiers, ")"))
     g = rep.origin
     tiers = ", ".join(f"tier {k} {fmt(v['accuracy'])}" for k, v in g["by_tier"].items())
-    out.print(f"origin country right for {g['correct']} of {g['networks']} CIB networks "
-              f"({fmt(g['accuracy'])}; {tiers})")
+    out.print(line(f"origin country right for {g['correct']} of {g['networks']} CIB networks "
+                   f"({fmt(g['accuracy'])}; ", tiers, ")"))
 
 
 def print_evaluation(rep) -> None:  # type: ignore[no-untyped-def]
@@ -725,30 +818,46 @@ def print_evaluation(rep) -> None:  # type: ignore[no-untyped-def]
         t.add_column(c, justify="left" if c == "group" else "right")
     fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
     for r in rep.table():
-        t.add_row(r["group"], f"{r['planted']:,}", f"{r['flagged']:,}", fmt(r["precision"]),
-                  fmt(r["recall"]), fmt(r["f1"]))
+        t.add_row(show(r["group"]), f"{r['planted']:,}", f"{r['flagged']:,}",
+                  fmt(r["precision"]), fmt(r["recall"]), fmt(r["f1"]))
     out.print(t)
     share = "" if rep.ordinary_share is None else f" ({rep.ordinary_share:.2%} of ordinary accounts)"
-    out.print(f"members of authentic communities flagged: {rep.authentic_flagged:,}; "
-              f"ordinary users flagged: {rep.ordinary_flagged:,}{share}")
+    out.print(line(f"members of authentic communities flagged: {rep.authentic_flagged:,}; "
+                   f"ordinary users flagged: {rep.ordinary_flagged:,}{share}"))
+
+
+# every command ends a Ctrl-C (or DuckDB's interrupt) as one line: see _interruptible
+for _info in app.registered_commands:
+    _info.callback = _interruptible(_info.callback)  # type: ignore[arg-type]
+
+
+def _error(exc: BaseException) -> None:
+    err.print(line(("error:", "red"), " ", str(exc)), soft_wrap=True)
 
 
 def main() -> None:
-    """Entry point: run the app; user errors become one line on stderr and exit code 1."""
+    """Entry point: run the app; user errors become one line on stderr and exit code 1,
+    Ctrl-C one line and exit code 130."""
     debug = "--debug" in sys.argv or os.environ.get("LOCKSTEP_DEBUG") == "1"
     try:
         app()
+    except _Interrupted as exc:
+        if debug:
+            raise
+        err.print(line(str(exc) or "interrupted; the workspace is unchanged by the unfinished "
+                       "step"), soft_wrap=True)
+        sys.exit(130)
     except BadInputError as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        _error(exc)
         for e in exc.errors[1:]:
-            err.print(f"  {e}", soft_wrap=True, highlight=False, markup=False)
+            err.print(line("  ", str(e)), soft_wrap=True)
         sys.exit(1)
     except LockstepError as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        _error(exc)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted; the workspace is unchanged by the unfinished step")
@@ -756,5 +865,5 @@ def main() -> None:
     except (OSError, MemoryError) as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        _error(exc)
         sys.exit(1)

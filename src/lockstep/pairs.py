@@ -4,6 +4,16 @@ What ``lockstep pairs --signal co-repost --window 10 --min-weight 1 --out pairs.
 
     table = pairs(ws, signal="co-repost", window=10, min_weight=1)
     write_pairs(table, "pairs.csv")
+
+Design choices, one line each:
+
+- Text cells (platforms, account ids, signal, evidence) that a spreadsheet would run as a
+  formula get a ``'`` in front (:func:`lockstep.graph.export.neutralise_formula`; numbers
+  never), inside the ``COPY`` itself so the file is written once; ``raw=True`` skips it.
+- Every string put into SQL (the path, the pattern, column names) goes through
+  :mod:`lockstep.sql`, never by hand: a path is data, not SQL.
+- :data:`TEXT_COLUMNS` names the text columns once, for this writer and for
+  :func:`~lockstep.graph.export.neutralise_csv_file` on files the streamed writer made.
 """
 from __future__ import annotations
 
@@ -21,11 +31,13 @@ from lockstep.detectors import get_detector
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
-__all__ = ["pairs", "write_pairs", "PAIR_COLUMNS", "pairs_stats"]
+__all__ = ["pairs", "write_pairs", "PAIR_COLUMNS", "TEXT_COLUMNS", "pairs_stats"]
 
 #: Columns of the CSV that :func:`write_pairs` writes, in order.
 PAIR_COLUMNS = ("platform_a", "account_a", "platform_b", "account_b", "signal", "weight",
                 "support", "first_seen", "last_seen", "median_delta_s")
+#: Columns of a pairs CSV that hold text from the data (neutralised against formulas).
+TEXT_COLUMNS = ("platform_a", "account_a", "platform_b", "account_b", "signal", "evidence")
 
 _STATS_KEY = b"lockstep.stats"
 _PARAMS_KEY = b"lockstep.params"
@@ -79,14 +91,17 @@ def pairs_stats(table: pa.Table) -> dict[str, Any]:
 
 
 def write_pairs(table: pa.Table, path: str | Path | IO[bytes], *,
-                evidence: bool = False) -> int:
+                evidence: bool = False, raw: bool = False) -> int:
     """Write pair edges as CSV (UTF-8, header row, fields quoted only when needed).
 
     Columns: ``platform_a, account_a, platform_b, account_b, signal, weight, support,
     first_seen, last_seen, median_delta_s`` (and ``evidence``, space-separated
     ``event_a|event_b`` ids, when ``evidence`` is True). Times are ISO 8601 UTC with ``Z``,
     with microseconds only when some time in the table has a fraction of a second. Rows keep
-    the table's order.
+    the table's order. Text cells that a spreadsheet would run as a formula (starting with
+    ``=``, ``+``, ``-``, ``@``, tab or CR) are written with a ``'`` in front
+    (:func:`lockstep.graph.export.neutralise_formula`; undo with
+    :func:`~lockstep.graph.export.restore_formula`) unless ``raw``.
 
     Parameters
     ----------
@@ -94,6 +109,8 @@ def write_pairs(table: pa.Table, path: str | Path | IO[bytes], *,
         Edges from :func:`pairs` or a detector's ``edges_``.
     path : path or binary file object
     evidence : bool, default False
+    raw : bool, default False
+        Write text cells exactly as stored (for tools that need the bytes).
 
     Returns
     -------
@@ -102,15 +119,27 @@ def write_pairs(table: pa.Table, path: str | Path | IO[bytes], *,
     """
     import duckdb
 
+    from lockstep.graph.export import FORMULA_START
+    from lockstep.sql import ident, literal
+
     cols = list(PAIR_COLUMNS) + (["evidence"] if evidence else [])
     edges = table.select(cols)  # noqa: F841 (scanned by DuckDB below)
     fraction = any(table.num_rows and pc.any(pc.not_equal(pc.subsecond(table[c]), 0)).as_py()
                    for c in ("first_seen", "last_seen"))
     fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if fraction else "%Y-%m-%dT%H:%M:%SZ"
-    select = ", ".join(
-        f"strftime({c}, '{fmt}') AS {c}" if c in ("first_seen", "last_seen")
-        else "array_to_string(evidence, ' ') AS evidence" if c == "evidence" else c
-        for c in cols)
+
+    prefix = literal("'")
+
+    def column(c: str) -> str:
+        if c in ("first_seen", "last_seen"):
+            return f"strftime({ident(c)}, {literal(fmt)}) AS {ident(c)}"
+        value = f"array_to_string({ident(c)}, ' ')" if c == "evidence" else ident(c)
+        if raw or c not in TEXT_COLUMNS:
+            return f"{value} AS {ident(c)}"
+        return (f"CASE WHEN regexp_matches({value}, {literal(FORMULA_START)}) "
+                f"THEN {prefix} || {value} ELSE {value} END AS {ident(c)}")
+
+    select = ", ".join(column(c) for c in cols)
     if isinstance(path, (str, Path)):
         target, tmp = Path(path), None
     else:
@@ -120,8 +149,8 @@ def write_pairs(table: pa.Table, path: str | Path | IO[bytes], *,
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
-        name = str(target).replace("'", "''")
-        con.execute(f"COPY (SELECT {select} FROM edges) TO '{name}' (HEADER, DELIMITER ',')")
+        con.execute(f"COPY (SELECT {select} FROM edges) TO {literal(target)} "
+                    "(HEADER, DELIMITER ',')")
     finally:
         con.close()
     if tmp is not None:

@@ -7,6 +7,10 @@ detector, built-in or plugin::
     ws = lockstep.open_workspace(tmp / "ws")
     ingest(ws, [make_campaign(tmp, seed=0)])
     check_detector(MyDetector(), ws, min_recall=0.8)
+
+:data:`HOSTILE_STRINGS` and :func:`make_hostile_world` are here, not in ``tests/``, so that
+every view, export and plugin is tested against the same hostile data; the world is a
+generic-format dataset (not a workspace) so that ingest is part of every such test.
 """
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ from lockstep.detectors.base import EDGE_SCHEMA, BaseDetector, NotFittedError, c
 if TYPE_CHECKING:
     from lockstep.workspace import Workspace
 
-__all__ = ["check_detector", "make_campaign", "events_workspace", "CAMPAIGN_NETWORK"]
+__all__ = ["check_detector", "make_campaign", "events_workspace", "CAMPAIGN_NETWORK",
+           "HOSTILE_STRINGS", "HOSTILE_BIG", "HOSTILE_UNWRITABLE", "make_hostile_world"]
 
 #: ``network_id`` of the planted group in :func:`make_campaign`'s truth table.
 CAMPAIGN_NETWORK = "campaign-1"
@@ -138,6 +143,132 @@ def make_campaign(tmp_dir: str | Path, seed: int = 0, *, n_planted: int = 6,
             tw.writerow(["x", acc, CAMPAIGN_NETWORK, "cib"])
         for plat, acc in noise:
             tw.writerow([plat, acc, "", ""])
+    return out
+
+
+#: Strings that data may hold and that must be shown, exported and stored as data, never
+#: run: Rich markup (a stray closing tag crashed a view, a ``link`` tag hid a URL), ANSI and
+#: OSC 8 terminal sequences, control characters, the right-to-left override, spreadsheet
+#: formulas (OWASP's leading ``=``, ``+``, ``-``, ``@``, tab), quotes and ``;`` (SQL and shell),
+#: HTML, characters XML 1.0 cannot carry, a lone surrogate and a 1 MB value. Every
+#: view and export must hold them exactly (decoded where an encoding is documented).
+HOSTILE_STRINGS: tuple[str, ...] = (
+    "[/nope]",
+    "[link=http://evil.example]click[/link]",
+    "\x1b[31m",
+    "\x1b]8;;http://evil.example\x1b\\",
+    "\x01",
+    "\x07",
+    "\x08",
+    "\r",
+    "\u202e",
+    '=HYPERLINK("http://evil.example")',
+    "+1+1",
+    "-2",
+    "@SUM(A1)",
+    "\t=1",
+    "'",
+    '"',
+    ";",
+    "<script>alert(1)</script>",
+    "\x0b",
+    "\ud800",
+    "A" * (1 << 20),
+)
+#: The 1 MB member of :data:`HOSTILE_STRINGS` (a value, not an id, in
+#: :func:`make_hostile_world`).
+HOSTILE_BIG = HOSTILE_STRINGS[-1]
+#: Members of :data:`HOSTILE_STRINGS` that no UTF-8 file can hold (a lone surrogate): ingest
+#: must refuse a file that tries (invalid UTF-8, or ``\ud800`` in JSON), naming file and line.
+HOSTILE_UNWRITABLE: tuple[str, ...] = tuple(
+    h for h in HOSTILE_STRINGS if any(0xD800 <= ord(c) <= 0xDFFF for c in h))
+
+
+def make_hostile_world(tmp_dir: str | Path, seed: int = 0) -> Path:
+    """A generic-format dataset whose coordinated accounts are named by hostile strings.
+
+    Every member of :data:`HOSTILE_STRINGS` that a file can hold, but the 1 MB one, is the
+    ``account_id`` of an account on ``x`` in one of three groups (networks ``hostile-1`` to
+    ``hostile-3`` in ``truth.csv``). Each group acts 12 times within 20 seconds: re-posting a
+    post whose id holds a hostile string, linking the same URL (one that holds a hostile
+    string without whitespace), using the same hashtag, posting texts that are hostile
+    strings; members also share a device and an address in ``sessions.csv``. Their handles,
+    display names and bios are hostile strings too, one display name and one bio
+    :data:`HOSTILE_BIG`, which is also the text of one event; a few event ids are hostile.
+    60 ordinary accounts post 600 events at random over three days. The three groups are
+    found by ``lockstep detect``.
+
+    Parameters
+    ----------
+    tmp_dir : path
+        The dataset goes in ``<tmp_dir>/hostile-<seed>/``.
+    seed : int
+
+    Returns
+    -------
+    Path
+        The dataset directory (``events``, ``accounts``, ``sessions`` and ``truth`` CSVs).
+    """
+    rng = random.Random(seed)
+    out = Path(tmp_dir) / f"hostile-{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    ids = [h for h in HOSTILE_STRINGS if h not in HOSTILE_UNWRITABLE and h != HOSTILE_BIG]
+    words = [h for h in ids if not any(c.isspace() for c in h)]
+    groups = [ids[k::3] for k in range(3)]
+    t0 = 1_630_000_000
+    rows: list[dict[str, Any]] = []
+    for g, members in enumerate(groups):
+        for b in range(12):
+            start = t0 + rng.randrange(0, 3 * 86400)
+            for i, acc in enumerate(members):
+                rows.append({
+                    "platform": "x", "account_id": acc, "timestamp": start + rng.randrange(0, 21),
+                    "action": "post", "text": ids[(i + b) % len(ids)],
+                    "urls": f"https://evil.example/{g}/{b}?q={words[b % len(words)]}",
+                    "hashtags": f"Hostile{g}x{b}",
+                    "reposted_id": f"{ids[(g + b) % len(ids)]}{g}-{b}"})
+    rows[0]["text"] = HOSTILE_BIG
+    noise = [f"user_{k}" for k in range(60)]
+    for _ in range(600):
+        rows.append({
+            "platform": "x", "account_id": rng.choice(noise),
+            "timestamp": t0 + rng.randrange(0, 3 * 86400), "action": "post", "text": "hello",
+            "urls": (f"https://blog.example.org/p/{rng.randrange(80)}"
+                     if rng.random() < 0.5 else ""),
+            "hashtags": f"tag{rng.randrange(60)}",
+            "reposted_id": f"post_{rng.randrange(120)}" if rng.random() < 0.5 else ""})
+    rows.sort(key=lambda r: (r["timestamp"], r["account_id"]))
+    for k, r in enumerate(rows):
+        r["event_id"] = f"{ids[k // 7 % len(ids)]}{k}" if k % 7 == 0 else f"ev{k:05d}"
+    with open(out / "events.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(_EVENT_COLUMNS))
+        w.writeheader()
+        w.writerows({c: r.get(c, "") for c in _EVENT_COLUMNS} for r in rows)
+    with open(out / "accounts.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["platform", "account_id", "kind", "handle", "display_name", "bio",
+                    "created_at"])
+        for i, acc in enumerate(ids):
+            w.writerow(["x", acc, "user", ids[(i + 1) % len(ids)],
+                        HOSTILE_BIG if i == 0 else ids[(i + 2) % len(ids)],
+                        HOSTILE_BIG if i == 1 else ids[(i + 3) % len(ids)],
+                        _iso(t0 - 86400 * (10 + i % 3))])
+    with open(out / "sessions.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["platform", "account_id", "timestamp", "ip", "device_id", "user_agent"])
+        for g, members in enumerate(groups):
+            for b in range(4):
+                for acc in members:
+                    w.writerow(["x", acc, _iso(t0 + 3600 * (g * 4 + b) + rng.randrange(60)),
+                                f"203.0.113.{10 + g}", f"{ids[g]}device{g}", ids[-1 - g]])
+    with open(out / "truth.csv", "w", newline="", encoding="utf-8") as fh:
+        tw = csv.writer(fh)
+        tw.writerow(["platform", "account_id", "network_id", "network_kind"])
+        for g, members in enumerate(groups):
+            for acc in members:
+                tw.writerow(["x", acc, f"hostile-{g + 1}", "cib"])
+        for acc in noise:
+            tw.writerow(["x", acc, "", ""])
     return out
 
 

@@ -19,6 +19,36 @@
     ``event_pairs``, ``support`` and ``signals_json`` (per-signal numbers).
 ``graphml``
     The same attributes without ``viz``; GraphML has no list type, so lists are JSON strings.
+
+Hostile data (``docs/exports.md``):
+
+- CSV cells that a spreadsheet would run as a formula (a string starting with ``=``, ``+``,
+  ``-``, ``@``, tab or CR) get a ``'`` in front (OWASP's rule), and so does a string that
+  already starts with ``'`` followed by one of those or another ``'``, so that
+  :func:`restore_formula` gives back the exact value; numbers (a score of ``-1.5``) are
+  never touched, and ``raw=True`` writes the values as stored.
+- GEXF and GraphML strings carry what XML 1.0 cannot as ``_xHHHH_`` (:func:`xml_encode`,
+  reversed exactly by :func:`xml_decode`).
+
+Design choices, one line each:
+
+- The CSV prefix is on by default because the people opening these files use spreadsheets;
+  a ``raw`` switch serves scripts that need the bytes.
+- Only string cells are neutralised: a negative number is a number, not a formula.
+- The prefix rule is made reversible (a leading ``'`` is doubled when it could be read as
+  one) so that a neutralised file still holds the exact data.
+- Quoting stays RFC 4180 minimal (Python's ``csv``): the check is on the cell's value, so a
+  quoted cell (``"=1,2"``) is neutralised inside its quotes like any other.
+- XML uses Office Open XML's ``_xHHHH_`` escape, not a private one: known to Excel and
+  openpyxl users, ASCII only, and invisible for ordinary ids (only forbidden characters, CR
+  and text that looks like an escape itself are touched).
+- ``CR`` is encoded too: XML parsers turn a raw CR in text into LF, so it would not survive.
+- Encoding happens at write time on a copy of the graph; :func:`to_networkx` keeps the
+  exact strings for notebooks.
+- JSON is written with ``allow_nan=False`` and non-finite numbers as ``null``: ``NaN`` is not
+  JSON and breaks strict parsers.
+- :func:`neutralise_csv_file` serves CSVs written elsewhere (the streamed pair writer): one
+  read when nothing needs the prefix, a rewrite only when something does.
 """
 from __future__ import annotations
 
@@ -26,6 +56,8 @@ import colorsys
 import csv
 import json
 import math
+import os
+import re
 import statistics
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +70,9 @@ if TYPE_CHECKING:
     import networkx as nx
 
 __all__ = ["export_networks", "export_summary", "to_networkx", "networks_to_dict",
-           "network_color", "FORMATS", "CSV_COLUMNS", "SUMMARY_COLUMNS"]
+           "network_color", "FORMATS", "CSV_COLUMNS", "SUMMARY_COLUMNS", "FORMULA_START",
+           "neutralise_formula", "restore_formula", "csv_row", "neutralise_csv_file",
+           "xml_encode", "xml_decode"]
 
 FORMATS = ("csv", "json", "gexf", "graphml")
 CSV_COLUMNS = ("network_id", "platform", "account_id", "kind", "score", "verdict", "role",
@@ -53,6 +87,152 @@ _PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 3
             (220, 190, 255), (170, 110, 40), (128, 0, 0), (170, 255, 195), (128, 128, 0),
             (255, 215, 180), (0, 0, 128), (255, 225, 25))
 _EVIDENCE_SAMPLE = 5
+
+#: A string cell a spreadsheet would run as a formula (OWASP's list: ``=``, ``+``, ``-``,
+#: ``@``, tab, CR), or one starting with ``'`` that :func:`restore_formula` would otherwise
+#: misread; the same pattern (RE2 and Python syntax) serves Python, DuckDB and Arrow.
+FORMULA_START = "^(?:[=+\\-@\\t\\r]|'[=+\\-@\\t\\r'])"
+_FORMULA = re.compile(FORMULA_START)
+#: What XML 1.0 cannot carry (C0 controls but tab and LF, lone surrogates, U+FFFE, U+FFFF),
+#: CR (parsers turn it into LF), and text already shaped like an escape (its ``_``).
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+_XML_ESCAPE = re.compile("_x([0-9A-Fa-f]{4})_")
+
+
+def neutralise_formula(value: str) -> str:
+    """``value`` with a ``'`` in front when a spreadsheet would run it as a formula.
+
+    The rule is OWASP's (a cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR), made
+    reversible: a value starting with ``'`` and then one of those or another ``'`` gets the
+    prefix too, so :func:`restore_formula` undoes it exactly.
+
+    >>> neutralise_formula("=HYPERLINK(1)"), neutralise_formula("-2"), neutralise_formula("ok")
+    ("'=HYPERLINK(1)", "'-2", 'ok')
+    """
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def restore_formula(cell: str) -> str:
+    """The value :func:`neutralise_formula` was given (a CSV cell read back).
+
+    >>> restore_formula("'=1"), restore_formula("''=1"), restore_formula("'tis")
+    ('=1', "'=1", "'tis")
+    """
+    return cell[1:] if cell[:1] == "'" and _FORMULA.match(cell[1:]) else cell
+
+
+def csv_row(values: list[Any], *, raw: bool = False) -> list[Any]:
+    """One CSV row: ``None`` as an empty cell, strings neutralised (:func:`neutralise_formula`)
+    unless ``raw``, numbers as they are."""
+    return ["" if v is None else v if raw or not isinstance(v, str) else neutralise_formula(v)
+            for v in values]
+
+
+def neutralise_csv_file(path: str | Path, text_columns: list[str] | tuple[str, ...]) -> bool:
+    """Neutralise the cells of ``text_columns`` of the CSV file ``path`` in place.
+
+    For files written by a tool that does not neutralise (the streamed pair writer): read
+    in blocks with Arrow (columns as text); when no cell needs the prefix (the usual case)
+    the file is left as it is, byte for byte; otherwise it is rewritten to a temporary file
+    that replaces it (fields quoted only when needed, lines ending in LF).
+
+    Returns
+    -------
+    bool
+        Whether the file was rewritten.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+
+    def batches():  # type: ignore[no-untyped-def]
+        with open(path, "rb") as fh:
+            header = fh.readline()
+        names = next(csv.reader([header.decode("utf-8")]))
+        reader = pacsv.open_csv(
+            path, read_options=pacsv.ReadOptions(block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False))
+        return names, reader
+
+    names, reader = batches()
+    cols = [c for c in text_columns if c in names]
+    needed = any(pc.any(pc.match_substring_regex(b.column(c), FORMULA_START)).as_py()
+                 for b in reader for c in cols if b.num_rows)
+    if not needed:
+        return False
+    names, reader = batches()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(path, "rb") as fh, open(tmp, "wb") as dst:
+            dst.write(fh.readline())  # the header as it was
+            for b in reader:
+                fields = []
+                for c in names:
+                    a = b.column(c)
+                    if c in cols:
+                        hit = pc.match_substring_regex(a, FORMULA_START)
+                        a = pc.if_else(hit, pc.binary_join_element_wise("'", a, ""), a)
+                    # quoted only when needed (RFC 4180), as the file was
+                    quoted = pc.binary_join_element_wise(
+                        '"', pc.replace_substring(a, '"', '""'), '"', "")
+                    fields.append(pc.if_else(pc.match_substring_regex(a, '[",\r\n]'),
+                                             quoted, a))
+                if b.num_rows:
+                    rows = pc.binary_join_element_wise(*fields, ",").to_pylist()
+                    dst.write(("\n".join(rows) + "\n").encode("utf-8"))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _xml_char(m: re.Match[str]) -> str:
+    return f"_x{ord(m.group()):04X}_"
+
+
+def xml_encode(text: str) -> str:
+    r"""``text`` as XML 1.0 can carry it: each character it cannot (C0 controls except tab and
+    LF, lone surrogates, U+FFFE, U+FFFF) and CR as ``_xHHHH_`` (Office Open XML's escape);
+    an ``_`` that starts text of that shape becomes ``_x005F_``. :func:`xml_decode` undoes it.
+
+    >>> xml_encode("a\x01b\rc"), xml_encode("_x0041_")
+    ('a_x0001_b_x000D_c', '_x005F_x0041_')
+    """
+    return _XML_UNSAFE.sub(_xml_char, text)
+
+
+def xml_decode(text: str) -> str:
+    r"""The string :func:`xml_encode` was given.
+
+    >>> xml_decode("a_x0001_b_x000D_c"), xml_decode("_x005F_x0041_")
+    ('a\x01b\rc', '_x0041_')
+    """
+    return _XML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _xml_value(v: Any) -> Any:
+    if isinstance(v, str):
+        return xml_encode(v)
+    if isinstance(v, dict):
+        return {k: _xml_value(x) for k, x in v.items()}
+    return v
+
+
+def _xml_graph(g: nx.Graph) -> nx.Graph:
+    """A copy of ``g`` with every string (node ids, attribute values) :func:`xml_encode` d."""
+    import networkx as nx
+
+    h = nx.Graph()
+    for n, d in g.nodes(data=True):
+        h.add_node(xml_encode(n), **{k: _xml_value(v) for k, v in d.items()})
+    for a, b, d in g.edges(data=True):
+        h.add_edge(xml_encode(a), xml_encode(b), **{k: _xml_value(v) for k, v in d.items()})
+    return h
 
 
 def network_color(rank: int) -> tuple[int, int, int]:
@@ -188,7 +368,7 @@ def networks_to_dict(run: Run) -> dict[str, Any]:
             "created": run.created, "params": run.params, "networks": nets}
 
 
-def export_networks(run: Run, fmt: str, path: str | Path) -> Path:
+def export_networks(run: Run, fmt: str, path: str | Path, *, raw: bool = False) -> Path:
     """Write ``run``'s networks to ``path`` as ``csv``, ``json``, ``gexf`` or ``graphml``.
 
     Parameters
@@ -199,6 +379,10 @@ def export_networks(run: Run, fmt: str, path: str | Path) -> Path:
     fmt : {"csv", "json", "gexf", "graphml"}
     path : str or Path
         Output file (parent directories are created).
+    raw : bool, default False
+        CSV only: write string cells exactly as stored, without the ``'`` that keeps a
+        spreadsheet from running them as formulas (:func:`neutralise_formula`). JSON is always
+        exact; GEXF and GraphML always encode what XML cannot carry (:func:`xml_encode`).
 
     Returns
     -------
@@ -207,11 +391,14 @@ def export_networks(run: Run, fmt: str, path: str | Path) -> Path:
     Raises
     ------
     UsageError
-        Unknown ``fmt``.
+        Unknown ``fmt``, or ``raw`` with GEXF or GraphML.
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if raw and fmt in ("gexf", "graphml"):
+        raise UsageError(f"{fmt} cannot be raw: XML 1.0 cannot carry some characters, which "
+                         "are always written as _xHHHH_ (see docs/exports.md)")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
@@ -224,36 +411,51 @@ def export_networks(run: Run, fmt: str, path: str | Path) -> Path:
             if assessment is None:
                 for m in run.members.select(["network_id", "platform", "account_id",
                                              "kind"]).to_pylist():
-                    w.writerow([m["network_id"], m["platform"], m["account_id"],
-                                m["kind"] or "", score[m["network_id"]], "", "", ""])
+                    w.writerow(csv_row([m["network_id"], m["platform"], m["account_id"],
+                                        m["kind"], score[m["network_id"]], None, None, None],
+                                       raw=raw))
             else:
                 for m in assessment.accounts.to_pylist():
-                    w.writerow([m["network_id"], m["platform"], m["account_id"],
-                                m["kind"] or "", score[m["network_id"]], m["verdict"],
-                                m["role"], m["confidence"]])
+                    w.writerow(csv_row([m["network_id"], m["platform"], m["account_id"],
+                                        m["kind"], score[m["network_id"]], m["verdict"],
+                                        m["role"], m["confidence"]], raw=raw))
     elif fmt == "json":
         with open(out, "w", encoding="utf-8") as fh:
-            json.dump(networks_to_dict(run), fh, indent=1, default=str)
+            json.dump(_finite(networks_to_dict(run)), fh, indent=1, default=str,
+                      allow_nan=False)
     else:
         import networkx as nx
 
         if fmt == "gexf":
-            nx.write_gexf(to_networkx(run, viz=True), out)
+            nx.write_gexf(_xml_graph(to_networkx(run, viz=True)), out)
         else:
-            nx.write_graphml(to_networkx(run, viz=False), out)
+            nx.write_graphml(_xml_graph(to_networkx(run, viz=False)), out)
     return out
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with NaN and infinities as ``None``: JSON has no such numbers (``NaN`` in a file
+    breaks strict parsers)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
 
 
 def _shares(xs: list[dict[str, Any]] | None) -> str:
     return ";".join(f"{x['country']}:{x['share']:.2f}" for x in (xs or []))
 
 
-def export_summary(run: Run, fmt: str, path: str | Path) -> Path:
+def export_summary(run: Run, fmt: str, path: str | Path, *, raw: bool = False) -> Path:
     """Write one row per assessed network: :data:`SUMMARY_COLUMNS` (CSV or JSON).
 
     In CSV, countries are ``CC:share`` joined by ``;``, operators
     ``platform:account_id (confidence)`` joined by ``;``, and ``counts`` the takedown-report
-    wording (``Facebook: 12 accounts, 3 Pages; Instagram: 4 accounts``).
+    wording (``Facebook: 12 accounts, 3 Pages; Instagram: 4 accounts``). String cells are
+    neutralised as in :func:`export_networks` unless ``raw``.
 
     Raises
     ------
@@ -271,13 +473,14 @@ def export_summary(run: Run, fmt: str, path: str | Path) -> Path:
     rows = assessment.inventory.to_pylist()
     if fmt == "json":
         with open(out, "w", encoding="utf-8") as fh:
-            json.dump({"run_id": run.run_id, "networks": rows}, fh, indent=1, default=str)
+            json.dump(_finite({"run_id": run.run_id, "networks": rows}), fh, indent=1,
+                      default=str, allow_nan=False)
         return out
     with open(out, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(SUMMARY_COLUMNS)
         for r in rows:
-            w.writerow([r["network_id"], r["verdict"], r["confidence"],
-                        _shares(r["origin_countries"]), _shares(r["target_countries"]),
-                        ";".join(r["operators"]), r["counts_text"]])
+            w.writerow(csv_row([r["network_id"], r["verdict"], r["confidence"],
+                                _shares(r["origin_countries"]), _shares(r["target_countries"]),
+                                ";".join(r["operators"]), r["counts_text"]], raw=raw))
     return out
