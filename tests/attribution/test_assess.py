@@ -294,3 +294,19 @@ def test_ages_without_any_creation_time() -> None:
                       "account_id": pa.array([], pa.string()),
                       "created_us": pa.array([], pa.float64())})
     assert _ages(empty, {}) == {}
+
+
+def test_a_run_without_networks_is_assessed_and_exported(tmp_path) -> None:
+    """Regression: empty member lists lost their type and the assessment crashed."""
+    from lockstep.detect import detect
+    from lockstep.graph.export import export_summary
+    from lockstep.testing import events_workspace
+
+    events = [{"account_id": f"a{i}", "timestamp": 1_700_000_000 + 5000 * i,
+               "action": "post", "text": f"ordinary post number {i}"} for i in range(6)]
+    ws = events_workspace(tmp_path, events)
+    run = detect(ws)
+    assert run.n_networks == 0
+    assert run.assessment is not None and run.assessment.verdicts.num_rows == 0
+    export_summary(run, "csv", tmp_path / "summary.csv")
+    assert (tmp_path / "summary.csv").read_text(encoding="utf-8").count("\n") == 1  # header

@@ -370,8 +370,10 @@ def core_membership(run: Run) -> pa.Table:
             for n, pid, p, a in zip(nets, pids, plats, accs, strict=True)]
     any_core = {n for n, c in zip(nets, core, strict=True) if c}
     core = [c or n not in any_core for n, c in zip(nets, core, strict=True)]
-    return pa.table({"network_id": nets, "platform": plats, "account_id": accs,
-                     "kind": m["kind"], "person_id": pids, "core": pa.array(core, pa.bool_())})
+    text = pa.string()  # typed: a run without networks gives empty lists
+    return pa.table({"network_id": pa.array(nets, text), "platform": pa.array(plats, text),
+                     "account_id": pa.array(accs, text), "kind": m["kind"],
+                     "person_id": pa.array(pids, text), "core": pa.array(core, pa.bool_())})
 
 
 #: Signals that are not coordinated activity: shared infrastructure and creation cohorts.
