@@ -102,3 +102,68 @@ def test_budget_of_a_directory_not_yet_created(tmp_path: Path,
     monkeypatch.delenv(spill.ENV_VAR, raising=False)
     # spill directories are created on the first spill: their file system's space counts
     assert spill.disk_budget_bytes(None, tmp_path / "not" / "yet") > 0
+
+
+def test_cli_disk_budget_is_one_line_and_refuses_before_writing(viral, tmp_path: Path) -> None:
+    out = tmp_path / "pairs.csv"
+    got = subprocess.run([sys.executable, "-m", "lockstep", "-w", str(viral.path),
+                          "--disk-mb", "1", "pairs", "--signal", "co-repost", "--window", "1",
+                          "--memory-mb", "16", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert got.returncode == 1, got.stderr
+    assert "Traceback" not in got.stderr and len(got.stderr.strip().splitlines()) == 1
+    assert "'viral-post' alone implies 1,999,000" in got.stderr
+    assert not out.exists()
+
+
+def test_duckdb_spill_is_bounded_by_the_budget_and_explained() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '40MB'; SET threads = 1")
+    tmp = spill.configure_duckdb(con, disk_mb=2)
+    assert con.execute("SELECT current_setting('max_temp_directory_size')").fetchone()[0] \
+        .replace(" ", "") in ("2.0MiB", "2MiB", "2.0MB", "2MB")
+    try:
+        with pytest.raises(duckdb.OutOfMemoryException) as got:
+            con.execute("CREATE TABLE t AS SELECT range AS i, random() AS r FROM range(20000000)")
+            con.execute("SELECT * FROM t ORDER BY r LIMIT 1").fetchall()
+    finally:
+        con.close()
+    assert "disk" in spill.explain(got.value) and "--disk-mb" in spill.explain(got.value)
+    assert spill.explain(ValueError("x")) is None
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)  # left by DuckDB after the error (clean_stale's)
+
+
+def test_sigterm_unwinds_like_ctrl_c(tmp_path: Path) -> None:
+    """A killed (SIGTERM) command runs its cleanups: one line, exit 130, the workspace as it
+    was and no staging left."""
+    import signal
+    import time
+
+    src = tmp_path / "events.csv"
+    with open(src, "w", encoding="utf-8") as fh:
+        fh.write("platform,event_id,account_id,timestamp,action,text\n")
+        for i in range(600_000):
+            fh.write(f"x,e{i},a{i % 5000},2024-01-01T00:{i // 60000 % 60:02d}:{i % 60:02d}Z,"
+                     f"post,text number {i} with some words to read\n")
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen([sys.executable, "-m", "lockstep", "-w", str(ws), "ingest",
+                             str(src)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (ws / ".staging").exists() and time.monotonic() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the work
+    if proc.poll() is not None:
+        pytest.fail(f"ingest ended before it could be stopped: {proc.stderr.read()}")
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert not list((ws / ".staging").glob("*")), list((ws / ".staging").rglob("*"))
+    import lockstep
+
+    assert lockstep.open_workspace(ws, create=False).files("events") == []

@@ -20,6 +20,7 @@ import functools
 import os
 import shlex
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -95,9 +96,16 @@ def _global(
         "--workspace", "-w", envvar="LOCKSTEP_WORKSPACE",
         help="Workspace directory (default ./lockstep-workspace).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    disk_mb: Annotated[Optional[int], typer.Option(
+        "--disk-mb", envvar="LOCKSTEP_DISK_MB", min=0,
+        help="Most MiB of disk that work may spill to (pairs waiting on disk, DuckDB's "
+             "temporary files); a run that would need more is refused before it writes "
+             "anything. Default: 20 GiB or half the free space, whichever is smaller.")] = None,
 ) -> None:
     _state["workspace"] = workspace
     _state["debug"] = debug
+    if disk_mb is not None:  # read by lockstep.spill wherever work spills
+        os.environ["LOCKSTEP_DISK_MB"] = str(disk_mb)
 
 
 def _workspace(create: bool = True):  # type: ignore[no-untyped-def]
@@ -831,14 +839,21 @@ for _info in app.registered_commands:
     _info.callback = _interruptible(_info.callback)  # type: ignore[arg-type]
 
 
-def _error(exc: BaseException) -> None:
+def _error(exc: object) -> None:
     err.print(line(("error:", "red"), " ", str(exc)), soft_wrap=True)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> None:
     """Entry point: run the app; user errors become one line on stderr and exit code 1,
     Ctrl-C one line and exit code 130."""
     debug = "--debug" in sys.argv or os.environ.get("LOCKSTEP_DEBUG") == "1"
+    # SIGTERM (kill, a scheduler's stop) unwinds like Ctrl-C, so every cleanup runs: staging
+    # and spill files removed, nothing half-written (SIGKILL is left to recovery)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except _Interrupted as exc:
@@ -866,4 +881,12 @@ def main() -> None:
         if debug:
             raise
         _error(exc)
+        sys.exit(1)
+    except Exception as exc:
+        from lockstep.spill import explain
+
+        why = explain(exc)  # DuckDB out of memory or of its disk budget: one line
+        if why is None or debug:
+            raise
+        _error(why)
         sys.exit(1)

@@ -43,6 +43,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lockstep import spill
 from lockstep.exceptions import BadInputError, RowError, UsageError
 from lockstep.readers.base import TABLES
 from lockstep.readers.generic import GenericReader, generic_sources
@@ -233,16 +234,17 @@ def ingest(workspace: Workspace, paths: Sequence[str | Path], *, fmt: str = "aut
     with write_guard(workspace.path, "ingesting", f"{nothing}; the workspace is unchanged"), \
             workspace.lock():
         stage = workspace.staging_dir()
-        batch = _Batch(workspace, stage, ingest_id)
-        con = duckdb.connect()
-        try:
+        con = None
+        try:  # the stage is removed on any exit (a leftover one at the next open)
+            batch = _Batch(workspace, stage, ingest_id)
+            con = duckdb.connect()
             con.execute(f"SET memory_limit = {literal(memory_limit)}; SET TimeZone = 'UTC'; "
-                        f"SET temp_directory = {literal(stage / 'tmp')}; "
                         # staging tables keep record order (rowid gives lines and first
                         # rows); the COPY itself turns it off
                         "SET preserve_insertion_order = true; "
                         # progress is tracked only with the bar enabled; we draw our own
                         "SET enable_progress_bar = true; SET enable_progress_bar_print = false")
+            spill.configure_duckdb(con, stage / "tmp")  # its spill bounded by the disk budget
             install_url_functions(con)
             install_transform_functions(con)
             for name, table, path in sources:
@@ -271,7 +273,8 @@ def ingest(workspace: Workspace, paths: Sequence[str | Path], *, fmt: str = "aut
                 _reset(con)
             _finish(batch, con, report)
         finally:
-            con.close()
+            if con is not None:
+                con.close()
             shutil.rmtree(stage, ignore_errors=True)
     return report
 

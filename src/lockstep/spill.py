@@ -26,7 +26,8 @@ from pathlib import Path
 from lockstep.exceptions import UsageError
 
 __all__ = ["DEFAULT_DISK_MB", "DiskBudgetError", "disk_budget_bytes", "check_spill",
-           "spill_dir", "clean_stale", "duckdb_temp_dir", "process_alive"]
+           "spill_dir", "clean_stale", "duckdb_temp_dir", "process_alive",
+           "configure_duckdb", "explain"]
 
 #: Most spill per run unless told otherwise (MiB), also capped at half the free space.
 DEFAULT_DISK_MB = 20 * 1024
@@ -90,6 +91,34 @@ def _size(n: int) -> str:
 def duckdb_temp_dir() -> Path:
     """This process's DuckDB spill directory (removed by :func:`clean_stale` once dead)."""
     return Path(tempfile.gettempdir()) / f"lockstep-duckdb-{os.getpid()}"
+
+
+def configure_duckdb(con: object, temp_dir: str | Path | None = None, *,
+                     disk_mb: int | None = None) -> Path:
+    """Point DuckDB's spilling at ``temp_dir`` (default :func:`duckdb_temp_dir`) and bound it
+    by the disk budget (``max_temp_directory_size``; DuckDB's own default is all the free
+    space). Returns the directory. DuckDB then fails with an ``OutOfMemoryException`` that
+    names the setting; :func:`explain` turns it into one line that says what to do."""
+    from lockstep.sql import literal
+
+    tmp = Path(temp_dir) if temp_dir is not None else duckdb_temp_dir()
+    budget = max(1, disk_budget_bytes(disk_mb, tmp) >> 20)
+    con.execute(f"SET temp_directory = {literal(tmp)}")  # type: ignore[attr-defined]
+    con.execute(f"SET max_temp_directory_size = {literal(f'{budget}MiB')}")  # type: ignore[attr-defined]
+    return tmp
+
+
+def explain(exc: BaseException) -> str | None:
+    """One line for DuckDB running out of memory or of its disk budget; None otherwise."""
+    msg = str(exc)
+    if type(exc).__name__ != "OutOfMemoryException":
+        return None
+    if "max_temp_directory_size" in msg:
+        return ("the work needs more disk to spill than its budget allows (--disk-mb or "
+                f"${ENV_VAR}); raise the budget, or free disk space; nothing was written")
+    return ("out of memory (the DuckDB memory limit, $LOCKSTEP_MEMORY_LIMIT, was reached and "
+            "spilling did not help); raise the limit or use a machine with more memory; "
+            "nothing was written")
 
 
 def spill_dir(kind: str, root: str | Path | None = None) -> Path:

@@ -45,7 +45,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -57,6 +56,7 @@ from typing import Any
 
 import duckdb
 
+from lockstep import spill
 from lockstep.exceptions import (DiskFullError, Interrupted, LockstepError, SchemaVersionError,
                                  WorkspaceError)
 from lockstep.schema import NO_PLATFORM, OBJECTS_VIEW_SQL, SCHEMA_VERSION, TABLE_COLUMNS, empty_select
@@ -515,9 +515,8 @@ class Workspace:
             con.execute(f"SET threads = {int(threads)}")
         # spill files go to the system temp dir, not .staging/: another process opening the
         # workspace may clean .staging while this connection is still in use, and a
-        # read-only workspace has no room for them
-        tmp = Path(tempfile.gettempdir()) / f"lockstep-duckdb-{os.getpid()}"
-        con.execute(f"SET temp_directory = {literal(tmp)}")
+        # read-only workspace has no room for them; bounded by the disk budget (lockstep.spill)
+        spill.configure_duckdb(con)
         install_url_functions(con)
         self.define_views(con)
         return con

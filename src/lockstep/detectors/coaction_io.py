@@ -331,8 +331,8 @@ def _file_connection(path: Path, memory_limit: str, threads: int
     con = duckdb.connect()
     try:
         con.execute(f"SET memory_limit = {literal(memory_limit)}; "
-                    f"SET threads = {int(threads)}; SET TimeZone = 'UTC'; "
-                    f"SET temp_directory = {literal(spill.duckdb_temp_dir())}")
+                    f"SET threads = {int(threads)}; SET TimeZone = 'UTC'")
+        spill.configure_duckdb(con)
         install_url_functions(con)
         install_transform_functions(con)
         GenericReader().load(con, "raw_events", path, "events", streaming=True)
