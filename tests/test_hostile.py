@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 
 from lockstep.cli import app
 from lockstep.terminal import visible
-from lockstep.graph.export import restore_formula, xml_decode
+from lockstep.graph.export import xml_decode
+from lockstep.spreadsheet import restore_formula
 from lockstep.testing import (
     HOSTILE_BIG,
     HOSTILE_STRINGS,
@@ -257,3 +258,22 @@ def test_a_lone_surrogate_cannot_be_ingested(tmp_path: Path) -> None:
         r = run("ingest", str(src), ws=tmp_path / "ws")
         err = r.stderr.decode("utf-8")
         assert r.returncode == 1 and "Traceback" not in err and str(src) in err, err
+
+
+def test_rejects_file_neutralises_formulas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    """The --skip-bad-rows rejects CSV quotes data (file names, reasons): a spreadsheet
+    opening it must run none of it."""
+    import csv as _csv
+
+    import lockstep
+    monkeypatch.chdir(tmp_path)
+    name = "=HYPERLINK(1).csv"
+    Path(name).write_text("platform,event_id,account_id,timestamp,action\n"
+                          "x,e1,a1,2024-01-01T00:00:00Z,post\n"
+                          "x,e2,a2,not a time,post\n", encoding="utf-8")
+    ws = lockstep.open_workspace(tmp_path / "ws")
+    rep = lockstep.ingest(ws, [name], skip_bad_rows=True)
+    rows = list(_csv.reader(open(rep.files[0].rejects_file, encoding="utf-8")))
+    assert rows[1][0] == "'" + name and restore_formula(rows[1][0]) == name
+    assert rows[1][1] == "3"

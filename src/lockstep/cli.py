@@ -691,7 +691,7 @@ def pairs(
                              memory_mb=memory_mb)
         n, window_s = st["edges"], st.get("window_s", window)
         if not raw and st.get("format", "csv") == "csv":
-            from lockstep.graph.export import neutralise_csv_file
+            from lockstep.spreadsheet import neutralise_csv_file
 
             # the streamed writer does not neutralise; a pass over the file does, and leaves
             # it untouched when no cell needs it

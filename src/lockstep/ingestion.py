@@ -50,6 +50,7 @@ from lockstep.readers.generic import GenericReader, generic_sources
 from lockstep.readers.registry import detect_format, get_reader
 from lockstep.readers.transform import install_transform_functions, typed_select
 from lockstep.schema import TABLE_COLUMNS, TABLE_KEYS
+from lockstep.spreadsheet import csv_row
 from lockstep.sql import ident, literal, literal_list
 from lockstep.urls import install_url_functions, url_map_table
 from lockstep.workspace import Workspace, write_guard
@@ -624,14 +625,16 @@ def _row_errors(con: duckdb.DuckDBPyConnection, fmt: str, path: Path,
 
 
 def _write_rejects(batch: _Batch, path: Path, errors: list[RowError]) -> Path:
-    """Write every rejected row (line, reason) for ``reports/<ingest>-<file>-rejects.csv``:
+    """Write every rejected row (line, reason; cells a spreadsheet would run neutralised,
+    :mod:`lockstep.spreadsheet`) for ``reports/<ingest>-<file>-rejects.csv``:
     staged now, moved there once the call is committed; returns the final path."""
     tmp, out = batch.rejects_path(path)
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["file", "line", "reason"])
         for e in errors:
-            w.writerow([e.file, e.line if e.line is not None else "", e.reason])
+            # reasons quote the data: a spreadsheet must not run them (lockstep.spreadsheet)
+            w.writerow(csv_row([e.file, e.line, e.reason]))
     return out
 
 

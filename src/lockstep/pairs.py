@@ -8,12 +8,12 @@ What ``lockstep pairs --signal co-repost --window 10 --min-weight 1 --out pairs.
 Design choices, one line each:
 
 - Text cells (platforms, account ids, signal, evidence) that a spreadsheet would run as a
-  formula get a ``'`` in front (:func:`lockstep.graph.export.neutralise_formula`; numbers
+  formula get a ``'`` in front (:func:`lockstep.spreadsheet.neutralise_formula`; numbers
   never), inside the ``COPY`` itself so the file is written once; ``raw=True`` skips it.
 - Every string put into SQL (the path, the pattern, column names) goes through
   :mod:`lockstep.sql`, never by hand: a path is data, not SQL.
 - :data:`TEXT_COLUMNS` names the text columns once, for this writer and for
-  :func:`~lockstep.graph.export.neutralise_csv_file` on files the streamed writer made.
+  :func:`~lockstep.spreadsheet.neutralise_csv_file` on files the streamed writer made.
 """
 from __future__ import annotations
 
@@ -100,8 +100,8 @@ def write_pairs(table: pa.Table, path: str | Path | IO[bytes], *,
     with microseconds only when some time in the table has a fraction of a second. Rows keep
     the table's order. Text cells that a spreadsheet would run as a formula (starting with
     ``=``, ``+``, ``-``, ``@``, tab or CR) are written with a ``'`` in front
-    (:func:`lockstep.graph.export.neutralise_formula`; undo with
-    :func:`~lockstep.graph.export.restore_formula`) unless ``raw``.
+    (:func:`lockstep.spreadsheet.neutralise_formula`; undo with
+    :func:`~lockstep.spreadsheet.restore_formula`) unless ``raw``.
 
     Parameters
     ----------
@@ -119,7 +119,7 @@ def write_pairs(table: pa.Table, path: str | Path | IO[bytes], *,
     """
     import duckdb
 
-    from lockstep.graph.export import FORMULA_START
+    from lockstep.spreadsheet import FORMULA_START
     from lockstep.sql import ident, literal
 
     cols = list(PAIR_COLUMNS) + (["evidence"] if evidence else [])

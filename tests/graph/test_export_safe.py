@@ -14,15 +14,9 @@ from synthetic_edges import planted as make_planted
 
 from lockstep.exceptions import UsageError
 from lockstep.graph import detect_networks, export_networks
-from lockstep.graph.export import (
-    csv_row,
-    neutralise_csv_file,
-    neutralise_formula,
-    restore_formula,
-    xml_decode,
-    xml_encode,
-)
+from lockstep.graph.export import xml_decode, xml_encode
 from lockstep.graph.fusion import INPUT_SCHEMA
+from lockstep.spreadsheet import csv_row, neutralise_csv_file, neutralise_formula, restore_formula
 from lockstep.testing import HOSTILE_STRINGS
 
 TRICKY = ("'=1", "''", "'", "''=1", "'tis", "=", "", "-", "a=1", " =1", "\r\n=1",
