@@ -42,3 +42,16 @@ def snapshot(ws_path: Path) -> dict[str, bytes]:
     """Every file of a workspace (minus the lock) with its bytes."""
     return {p.relative_to(ws_path).as_posix(): p.read_bytes() for p in sorted(ws_path.rglob("*"))
             if p.is_file() and p.name != ".lock"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz", action="store_true", default=False,
+                     help="run the reader fuzzer (tests/test_fuzz.py) 20 times longer, with "
+                          "fresh random cases instead of the reproducible default ones")
+
+
+@pytest.fixture(scope="session")
+def fuzz_scale(request: pytest.FixtureRequest) -> tuple[int, bool]:
+    """``(multiplier of max_examples, derandomize)`` for the fuzz tests: ``(1, True)`` by
+    default (bounded and reproducible for CI), ``(20, False)`` under ``--fuzz``."""
+    return (20, False) if request.config.getoption("--fuzz") else (1, True)

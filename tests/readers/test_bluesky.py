@@ -120,3 +120,81 @@ def test_sniff() -> None:
             assert not reader.sniff(path), path
         for path in HERE.iterdir():
             assert not other().sniff(path), (name, path)
+
+
+# --- issue 13: nothing skipped without a count or an error ---
+
+def _jet(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "capture.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+LIKE_LINE = ('{"did":"did:plc:a","time_us":1725911162329308,"kind":"commit","commit":'
+             '{"operation":"create","collection":"app.bsky.feed.like","rkey":"r1","record":'
+             '{"subject":{"uri":"at://did:plc:b/app.bsky.feed.post/p"}}}}')
+
+
+@pytest.mark.parametrize("line, reason", [
+    (LIKE_LINE.replace('"kind":"commit",', ""), "line has no kind"),
+    ('{"did":"did:plc:a","time_us":1725911162329308,"kind":"commit"}',
+     "commit event without a commit object"),
+    ('{"did":"did:plc:a","time_us":1725911162329308,"kind":"commit","commit":"x"}',
+     "commit event without a commit object"),
+    (LIKE_LINE.replace('"operation":"create",', ""), "commit has no operation"),
+    (LIKE_LINE.replace('"operation":"create"', '"operation":7'), "commit.operation 7 is not"),
+    (LIKE_LINE.replace('"collection":"app.bsky.feed.like",', ""), "commit without a collection"),
+    (LIKE_LINE.replace('"kind":"commit"', '"kind":"firehose"'), 'unknown kind "firehose"'),
+    (LIKE_LINE.replace('1725911162329308', '"\u00b2"'), "is not UNIX microseconds"),
+])
+def test_malformed_lines_are_error_rows(tmp_path: Path, line: str, reason: str) -> None:
+    rows = tables(_jet(tmp_path, LIKE_LINE, line))["events"]
+    assert [r["_error"] for r in rows][0] is None
+    assert rows[1]["_line"] == 2 and reason in rows[1]["_error"]
+
+
+def test_left_out_records_are_counted_on_the_chunks(tmp_path: Path) -> None:
+    delete = LIKE_LINE.replace('"create"', '"delete"')
+    block = LIKE_LINE.replace("app.bsky.feed.like", "app.bsky.graph.block")
+    account = '{"did":"did:plc:a","time_us":1725911162329309,"kind":"account","account":{}}'
+    path = _jet(tmp_path, delete, LIKE_LINE, block, delete, account)
+    skipped: dict[str, tuple[int, int]] = {}
+    for chunk in BlueskyReader().read(path, chunk_rows=1):
+        for reason, (n, first) in chunk.skipped.items():
+            m, f = skipped.get(reason, (0, first))
+            skipped[reason] = (m + n, min(f, first))
+    assert skipped == {"commit delete": (2, 1), "create of app.bsky.graph.block": (1, 3),
+                       "account event": (1, 5)}
+
+
+def test_a_file_with_nothing_to_load_says_what_was_left_out(tmp_path: Path) -> None:
+    path = _jet(tmp_path, LIKE_LINE.replace('"create"', '"update"'))
+    with pytest.raises(BadInputError, match=r"every record was left out \(1 commit update "
+                                            r"\(first at line 1\)\)"):
+        tables(path)
+
+
+def test_unusable_json_values_are_error_rows(tmp_path: Path) -> None:
+    deep = '{"did":"did:plc:a","kind":"commit","x":' + "[" * 50_000 + "]" * 50_000 + "}"
+    path = _jet(tmp_path, LIKE_LINE, LIKE_LINE.replace('1725911162329308', "NaN"),
+                LIKE_LINE.replace('"r1"', '"\\udc00"'), deep)
+    rows = tables(path)["events"]
+    assert [(r["_line"], (r["_error"] or "")[:20]) for r in rows] == [
+        (1, ""), (2, "NaN is not a JSON nu"), (3, "a string holds a lon"),
+        (4, "the JSON is nested t")]
+
+
+@pytest.mark.parametrize("old, new, reason", [
+    ('"subject":{"uri":"at://did:plc:b/app.bsky.feed.post/p"}', '"subject":{"cid":"x"}',
+     "a like without its subject (subject.uri)"),
+    ('"app.bsky.feed.like"', '"app.bsky.feed.repost"', None),
+    ('"collection":"app.bsky.feed.like","rkey":"r1","record":{"subject":{"uri":"at://did:plc:b/'
+     'app.bsky.feed.post/p"}}', '"collection":"app.bsky.graph.follow","rkey":"r1","record":'
+     '{"subject":7}', "a follow without its subject (a DID)"),
+])
+def test_an_action_without_its_target_is_an_error(tmp_path: Path, old: str, new: str,
+                                                  reason: str | None) -> None:
+    line = LIKE_LINE.replace(old, new)
+    assert line != LIKE_LINE
+    row = tables(_jet(tmp_path, line))["events"][0]
+    assert row["_error"] == reason

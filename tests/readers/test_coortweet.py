@@ -214,3 +214,24 @@ def test_real_german_elections_file() -> None:
     pairs = set(zip(ok.column("platform").to_pylist(), ok.column("event_id").to_pylist()))
     assert len(pairs) == ok.num_rows
     assert elapsed < 60
+
+
+# --- issue 13 ---
+
+def test_a_repeated_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("object_id,account_id,content_id,timestamp_share,account_id\n"
+                    "o,fb_1,c,1623881091,fb_2\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"t.csv:1: column 'account_id' appears twice"):
+        read(path)
+
+
+def test_a_temp_directory_with_a_quote_is_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    import tempfile
+
+    plain = read(HERE / "standard.csv")
+    odd = tmp_path / "o'brien tmp"
+    odd.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(odd))
+    assert read(HERE / "standard.csv") == plain  # the SET temp_directory was hand-quoted

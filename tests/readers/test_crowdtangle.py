@@ -151,3 +151,47 @@ def test_sniff() -> None:
             assert not reader.sniff(path), path
         for path in HERE.iterdir():
             assert not other().sniff(path), (name, path)
+
+
+# --- issue 13: one record limit, strict quoting, repeated columns ---
+
+def _export(tmp_path: Path, edit: object) -> Path:
+    text = (HERE / "facebook_pages.csv").read_text(encoding="utf-8")
+    path = tmp_path / "export.csv"
+    path.write_bytes(edit(text.encode("utf-8")))  # type: ignore[operator]
+    return path
+
+
+def test_a_field_over_128_kib_loads_like_in_the_generic_reader(tmp_path: Path) -> None:
+    # Python's csv stopped at 128 KiB while the generic reader took 2 MB: one limit now
+    long_text = "x" * (1 << 20)
+    path = _export(tmp_path, lambda b: b.replace(b'"Read this, now!"', long_text.encode(), 1))
+    texts = [r["text"] for r in read(path)["events"].values()]
+    assert long_text in texts
+
+
+def test_a_line_over_the_record_limit_is_refused(tmp_path: Path) -> None:
+    path = _export(tmp_path, lambda b: b + b"x" * (17 << 20))
+    with pytest.raises(BadInputError, match=r"export.csv:\d+: the line is longer than 16 MiB"):
+        read(path)
+
+
+def test_a_repeated_column_is_refused_by_name(tmp_path: Path) -> None:
+    path = _export(tmp_path, lambda b: b.replace(b"Message", b"URL", 1))
+    with pytest.raises(BadInputError, match=r"export.csv:1: column 'URL' appears twice"):
+        read(path)
+
+
+def test_a_quote_left_open_by_truncation_is_refused(tmp_path: Path) -> None:
+    path = _export(tmp_path, lambda b: b.rstrip(b"\n") + b'\nx,"cut in the mi')
+    lines = path.read_bytes().count(b"\n") + 1
+    with pytest.raises(BadInputError, match=rf"export.csv:{lines}: a quoted field opened here is "
+                                            "never closed"):
+        read(path)
+
+
+def test_a_stray_carriage_return_is_a_clear_error(tmp_path: Path) -> None:
+    path = _export(tmp_path, lambda b: b.replace(b"2021-", b"2021\r", 1))
+    with pytest.raises(BadInputError, match=r"export.csv:\d+: a carriage return \(CR\) inside "
+                                            "the line"):
+        read(path)

@@ -74,10 +74,22 @@ def test_forwards_and_replies() -> None:
 
 def test_dates() -> None:
     rows = events(CHANNEL)
-    assert rows["channel1234567890:8"]["timestamp"] == "2022-03-01T13:06:00"  # only `date`
-    assert rows["channel1234567890:8"]["_error"] is None
+    # message 8 has only the zone-less `date` while the others have date_unixtime: reading it
+    # as UTC would shift it by the exporter's offset against the rest, so it is an error
+    assert rows["channel1234567890:8"]["timestamp"] is None
+    assert "no date_unixtime while earlier ones have it" in rows["channel1234567890:8"]["_error"]
     assert rows["channel1234567890:11"]["_error"] == "message has no date_unixtime or date"
-    assert sum(r["_error"] is not None for r in rows.values()) == 1
+    assert sum(r["_error"] is not None for r in rows.values()) == 2
+
+
+def test_an_old_export_with_only_dates_uses_them(tmp_path: Path) -> None:
+    doc = json.loads(GROUP.read_text(encoding="utf-8"))
+    for message in doc["messages"]:
+        message.pop("date_unixtime", None)
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    rows = tables(path)["events"]
+    assert rows and all(r["_error"] is None and "T" in r["timestamp"] for r in rows)
 
 
 def test_accounts() -> None:
@@ -159,3 +171,97 @@ def test_sniff() -> None:
             assert not reader.sniff(path), path
         for path in HERE.iterdir():
             assert not other().sniff(path), (name, path)
+
+
+# --- issue 13: refused or reported, never loaded as nothing or shifted ---
+
+def _doc(tmp_path: Path, change: object) -> Path:
+    doc = json.loads(GROUP.read_text(encoding="utf-8"))
+    if callable(change):
+        change(doc)
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("value, shown", [(False, "false"), ({}, "an object"), ("x", "a string"),
+                                          (None, "null"), (3, "the number 3")])
+def test_messages_that_are_not_a_list_are_refused(tmp_path: Path, value: object,
+                                                  shown: str) -> None:
+    path = _doc(tmp_path, lambda d: d.update(messages=value))
+    with pytest.raises(BadInputError, match=rf"result.json:\d+: messages is {shown}, not a list"):
+        tables(path)
+
+
+def test_a_document_without_messages_is_refused(tmp_path: Path) -> None:
+    path = _doc(tmp_path, lambda d: d.pop("messages"))
+    with pytest.raises(BadInputError, match="no messages list: not a Telegram chat export"):
+        tables(path)
+
+
+def test_an_empty_chat_loads_only_its_account(tmp_path: Path) -> None:
+    got = tables(_doc(tmp_path, lambda d: d.update(messages=[])))
+    assert list(got) == ["accounts"] and got["accounts"][0]["kind"] == "group"
+
+
+@pytest.mark.parametrize("unixtime", ["16461x", "", "-5", "1.5e9", 1.5, True, ["1"], "\u00b2"])
+def test_an_invalid_date_unixtime_is_an_error_not_a_shifted_date(tmp_path: Path,
+                                                                  unixtime: object) -> None:
+    def change(doc: dict) -> None:
+        doc["messages"][1]["date_unixtime"] = unixtime
+    path = _doc(tmp_path, change)
+    rows = {r["_line"]: r for r in tables(path)["events"]}
+    bad = [r for r in rows.values() if r["_error"]]
+    if unixtime == "":  # empty = missing: the zone-less date, but the other messages have it
+        assert "no date_unixtime while earlier ones have it" in bad[0]["_error"]
+    else:
+        assert "is not UNIX seconds" in bad[0]["_error"]
+    assert len(bad) == 1 and bad[0]["timestamp"] is None
+
+
+@pytest.mark.parametrize("message_id, reason", [
+    (1.5, "message id 1.5 is not an id"), (True, "message id true is not an id"),
+    ("NaN-literal", "NaN is not a JSON number"), ("1e400-literal", "out of range"),
+])
+def test_message_ids_that_are_not_ids_are_errors(tmp_path: Path, message_id: object,
+                                                 reason: str) -> None:
+    def change(doc: dict) -> None:
+        doc["messages"][1]["id"] = message_id
+    path = _doc(tmp_path, change)
+    if isinstance(message_id, str):  # write the non-JSON literal itself
+        text = path.read_text(encoding="utf-8").replace(f'"{message_id}"',
+                                                        message_id.split("-")[0])
+        path.write_text(text, encoding="utf-8")
+    rows = tables(path)["events"]
+    errors = [r["_error"] for r in rows if r["_error"]]
+    assert len(errors) == 1 and reason in errors[0]
+    assert not any(r["event_id"] and r["event_id"].endswith((":nan", ":inf", ":1.5", ":True"))
+                   for r in rows)
+
+
+def test_service_messages_are_counted(tmp_path: Path) -> None:
+    skipped: dict[str, tuple[int, int]] = {}
+    for chunk in TelegramReader().read(CHANNEL):
+        skipped.update(chunk.skipped)
+    assert skipped == {"service message": (2, 6)}  # the first message's "{" line
+
+
+def test_a_message_of_an_unknown_type_is_an_error(tmp_path: Path) -> None:
+    def change(doc: dict) -> None:
+        doc["messages"][1]["type"] = "poll_result"
+    rows = tables(_doc(tmp_path, change))["events"]
+    assert ['message type "poll_result" is not message or service' in (r["_error"] or "")
+            for r in rows].count(True) == 1
+
+
+@pytest.mark.parametrize("key, value", [("reply_to_message_id", 1.5), ("from_id", True),
+                                        ("forwarded_from_id", {}), ("reply_to_peer_id", [1]),
+                                        ("forwarded_message_id", 2.5)])
+def test_an_unusable_reference_is_an_error_not_dropped(tmp_path: Path, key: str,
+                                                       value: object) -> None:
+    # dropped, it would turn a reply into a post or give the message to the chat itself
+    def change(doc: dict) -> None:
+        doc["messages"][1][key] = value
+    rows = tables(_doc(tmp_path, change))["events"]
+    errors = [r["_error"] for r in rows if r["_error"]]
+    assert errors == [f"{key} {json.dumps(value)} is not an id"]

@@ -119,3 +119,58 @@ def test_sniff() -> None:
             assert not reader.sniff(path), path
         for path in HERE.iterdir():
             assert not other().sniff(path), (name, path)
+
+
+# --- issue 13: ids that are not ids are refused, never stored as nan/inf ---
+
+def _tweets(tmp_path: Path, *ids: str) -> Path:
+    path = tmp_path / "tweets.jsonl"
+    path.write_text("".join(f'{{"id": {i}, "author_id": "7", "created_at": '
+                            f'"2022-12-02T08:00:00.000Z", "text": "t{n}"}}\n'
+                            for n, i in enumerate(ids)), encoding="utf-8")
+    return path
+
+
+def test_non_finite_and_decimal_ids_are_error_rows(tmp_path: Path) -> None:
+    path = _tweets(tmp_path, '"1"', "NaN", "Infinity", "-Infinity", "1e400", "2.5",
+                   "1600000000000000101", "true")
+    rows = [r for chunk in Twarc2Reader().read(path) if chunk.table == "events"
+            for r in chunk.data.to_pylist()]
+    got = {r["_line"]: (r["event_id"], r["_error"]) for r in rows}
+    assert got[1] == ("1", None)
+    assert got[7] == ("1600000000000000101", None)  # a whole number is exact
+    for line in (2, 3, 4):
+        assert got[line][0] is None and "is not a JSON number" in got[line][1]
+    assert got[5][0] is None and "1e400 is out of range" in got[5][1]
+    assert got[6][0] is None and "id 2.5 is a decimal number" in got[6][1]
+    assert got[8][0] is None and "id True is not an id" in got[8][1]
+
+
+def test_nan_ids_never_collide_in_a_workspace(tmp_path: Path) -> None:
+    from lockstep.ingestion import ingest
+    from lockstep.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")
+    path = _tweets(tmp_path, "NaN", "Infinity", "1e400", '"5"')
+    with pytest.raises(BadInputError, match=r"tweets.jsonl:1: NaN is not a JSON number"):
+        ingest(ws, [path], fmt="twarc2")
+    fr = next(f for f in ingest(ws, [path], fmt="twarc2", skip_bad_rows=True).files
+              if f.table == "events")
+    assert (fr.rows_read, fr.rows_added, fr.rejected, fr.duplicates) == (4, 1, 3, 0)
+
+
+def test_a_retweet_with_a_malformed_reference_is_not_a_post(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"id": "9", "author_id": "7", "created_at": "2022-12-02T08:00:00.000Z", '
+                    '"referenced_tweets": ["retweeted:1"]}\n', encoding="utf-8")
+    row = read(path)["events"]["9"]
+    assert "referenced_tweets is not a list of objects" in row["_error"]
+
+
+def test_lone_surrogates_are_error_rows_not_tracebacks(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"id": "9", "author_id": "7", "created_at": "2022-12-02T08:00:00.000Z", '
+                    '"text": "cut emoji \\ud83d", "author": {"id": "7", "name": "\\udc00"}}\n',
+                    encoding="utf-8")
+    rows = [r for chunk in Twarc2Reader().read(path) for r in chunk.data.to_pylist()]
+    assert [(r["_line"], "lone UTF-16 surrogate" in r["_error"]) for r in rows] == [(1, True)]

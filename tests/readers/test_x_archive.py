@@ -151,3 +151,47 @@ def test_sniff(tmp_path: Path) -> None:
             assert not reader.sniff(path), path
         for path in HERE.iterdir():
             assert not other().sniff(path), (name, path)
+
+
+# --- issue 13: truncation and repeated columns ---
+
+def test_a_truncated_quoted_last_field_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c_tweets_csv_hashed.csv"
+    path.write_bytes(TWEETS.read_bytes().rstrip(b"\n") + b'\n9,u9,"cut')
+    lines = path.read_bytes().count(b"\n") + 1
+    with pytest.raises(BadInputError, match=rf"csv:{lines}: a quoted field opened here is never "
+                                            "closed"):
+        read(path)
+
+
+def test_a_truncated_last_line_missing_fields_is_an_error_row(tmp_path: Path) -> None:
+    path = tmp_path / "c_tweets_csv_hashed.csv"
+    path.write_bytes(TWEETS.read_bytes().rstrip(b"\n") + b"\n9,u9,2020-01-0")
+    rows = read(path)["events"]
+    last = rows[max(rows)]
+    assert "fields, the header has" in last["_error"]
+
+
+def test_text_after_a_closing_quote_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c_users_csv_hashed.csv"
+    path.write_text('userid,user_display_name\nu1,"Ann"a\n', encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"csv:2: text after the closing quote"):
+        read(path)
+
+
+def test_a_repeated_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c_users_csv_hashed.csv"
+    path.write_text("userid,user_display_name,userid\nu1,Ann,u2\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"csv:1: column 'userid' appears twice in the header "
+                                            r"\(columns 1 and 3\)"):
+        read(path)
+
+
+def test_an_unreadable_is_retweet_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "c_tweets_csv_hashed.csv"
+    path.write_text("tweetid,userid,tweet_time,is_retweet,retweet_tweetid\n"
+                    "1,u1,2019-01-02 13:45,perhaps,7\n2,u1,2019-01-02 13:46,True,7\n",
+                    encoding="utf-8")
+    rows = read(path)["events"]
+    assert rows[2]["_error"] == "is_retweet 'perhaps' is not true or false"
+    assert rows[3]["_error"] is None and rows[3]["action"] == "repost"

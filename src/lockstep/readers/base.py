@@ -23,6 +23,24 @@ Column conventions for a chunk's ``data``:
 - ``_error`` (string, optional): a reason the reader already knows the row is bad (null if
   fine). The pipeline reports or rejects such rows like any other bad row.
 
+What a reader does with a record it cannot use, so that nothing is lost silently:
+
+- a record that is bad (a missing id, an unparseable time, a line of the wrong kind) becomes a
+  row with ``_error`` set: the pipeline refuses the file naming ``file:line``, or with
+  ``--skip-bad-rows`` sets the row aside in the rejects file;
+- a record that is left out on purpose because it is not one of the tables' rows (a Telegram
+  service message, a Bluesky delete) is counted in :attr:`Chunk.skipped` by reason, with the
+  first line, so the ingest report can say how many and where;
+- a file that cannot be read at all raises :class:`~lockstep.exceptions.BadInputError`.
+
+Design choices (one line each):
+
+- ``MAX_RECORD_BYTES`` is one limit for every reader (a CSV row, a JSON line, a Telegram
+  message), so that a file is not refused by one reader and accepted by the next; 16 MiB is
+  DuckDB's own default for a JSON object and holds a twarc2 page of 500 tweets.
+- ``Chunk.skipped`` rides on the chunks the reader yields anyway, so that the reader contract
+  stays one iterator and counting costs nothing when nothing is skipped.
+
 A reader raises :class:`~lockstep.exceptions.BadInputError` for a file it cannot read at all
 (wrong encoding, truncated JSON, missing required column) and must never let a parser's
 traceback escape for bad data.
@@ -30,14 +48,14 @@ traceback escape for bad data.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
 __all__ = ["TABLES", "LIST_COLUMNS", "GENERIC_COLUMNS", "REQUIRED_COLUMNS", "Chunk", "Reader",
-           "DEFAULT_CHUNK_ROWS"]
+           "DEFAULT_CHUNK_ROWS", "MAX_RECORD_BYTES"]
 
 TABLES = ("events", "accounts", "sessions", "roles", "truth")
 
@@ -67,6 +85,10 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 DEFAULT_CHUNK_ROWS = 200_000
 
+#: The longest record any reader accepts, in bytes: one CSV row (also one physical line and
+#: one field), one JSON line, one Telegram message. Longer is refused with ``file:line``.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+
 
 @dataclass
 class Chunk:
@@ -75,6 +97,9 @@ class Chunk:
     table: str
     data: pa.Table
     source: str
+    #: Records read since the previous chunk and left out on purpose, by reason:
+    #: ``reason -> (count, first line)`` (e.g. ``{"service message": (3, 120)}``).
+    skipped: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @runtime_checkable

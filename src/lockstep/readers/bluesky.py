@@ -21,24 +21,30 @@ never used as the event time.
 
 ``identity`` events → ``accounts`` (``did``, ``handle``; one row per DID, its latest handle,
 emitted after the events). Updates, deletes, ``account`` events and creates of other
-collections (blocks, list items, profiles ...) are skipped without error; their counts are
-logged at DEBUG level only. Platform ``bluesky`` unless given.
+collections (blocks, list items, profiles ...) are not events: they are left out and counted
+by reason, with the first line, in :attr:`~lockstep.readers.base.Chunk.skipped`. A line that
+is not a Jetstream event at all (no ``kind``, an unknown ``kind``, a ``commit`` event without
+its ``commit`` object or operation, a create without a collection) is an ``_error`` row.
+Platform ``bluesky`` unless given.
+
+Design choices (one line each):
+
+- Only the known kinds and operations are left out, and counted: anything else is an error,
+  because a line that is skipped because it is malformed is data lost without a word.
+- Skips are counted rather than logged, so that the ingest report can show them.
 """
 from __future__ import annotations
 
-import logging
-from collections import Counter
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lockstep.readers._util import ChunkBuilder, iter_json_lines, sniff_first_json, \
-    unix_us_to_iso
+from lockstep.readers._util import BadRecord, ChunkBuilder, SkipCounter, iter_json_lines, \
+    sniff_first_json, unix_us_to_iso, with_skips
 from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
 
 __all__ = ["BlueskyReader"]
-
-_log = logging.getLogger(__name__)
 
 POST, REPOST, LIKE, FOLLOW = ("app.bsky.feed.post", "app.bsky.feed.repost",
                               "app.bsky.feed.like", "app.bsky.graph.follow")
@@ -46,10 +52,17 @@ POST, REPOST, LIKE, FOLLOW = ("app.bsky.feed.post", "app.bsky.feed.repost",
 EVENT_EXTENSIONS = {"client_timestamp": False, "quoted_id": False}
 _SUFFIXES = (".jsonl", ".json", ".ndjson")
 _MAX_US = 253_402_300_800_000_000  # 10000-01-01: beyond, no ISO time can be written
+_OPERATIONS = ("create", "update", "delete")
 
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _shown(value: Any) -> str:
+    """A short, printable form of a JSON value for an error message."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _str(value: Any) -> str | None:
@@ -57,7 +70,7 @@ def _str(value: Any) -> str | None:
 
 
 def _time_us(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_US:
         return value
@@ -144,10 +157,14 @@ class BlueskyReader:
             For an empty file, invalid UTF-8 or a line that is not valid JSON.
         """
         path = Path(path)
-        plat = platform or "bluesky"
+        skipped = SkipCounter()
+        return with_skips(self._read(path, platform or "bluesky", chunk_rows, skipped), skipped,
+                          path)
+
+    def _read(self, path: Path, plat: str, chunk_rows: int, skipped: SkipCounter
+              ) -> Iterator[Chunk]:
         events = ChunkBuilder("events", str(path), chunk_rows, EVENT_EXTENSIONS)
         handles: dict[str, tuple[int, str | None]] = {}
-        skipped: Counter[str] = Counter()
         for line, record in iter_json_lines(path):
             row = self._event(record, line, plat, handles, skipped)
             if row is not None:
@@ -157,8 +174,6 @@ class BlueskyReader:
         last = events.flush()
         if last:
             yield last
-        if skipped:
-            _log.debug("%s: skipped %s", path, dict(skipped))
         accounts = ChunkBuilder("accounts", str(path), chunk_rows)
         for did, (line, handle) in handles.items():
             chunk = accounts.add({"platform": plat, "account_id": did, "kind": "user",
@@ -171,27 +186,51 @@ class BlueskyReader:
 
     @staticmethod
     def _event(record: Any, line: int, plat: str, handles: dict[str, tuple[int, str | None]],
-               skipped: Counter[str]) -> dict[str, Any] | None:
-        """Return the ``events`` row of one Jetstream line, or None when it is skipped."""
+               skipped: SkipCounter) -> dict[str, Any] | None:
+        """Return the ``events`` row of one Jetstream line, or None when it is left out."""
+        def error(reason: str) -> dict[str, Any]:
+            return {"platform": plat, "_line": line, "_error": reason}
+
+        if isinstance(record, BadRecord):
+            return error(record.reason)
         if not isinstance(record, dict):
-            return {"platform": plat, "_line": line, "_error": "line is not a JSON object"}
+            return error("line is not a JSON object")
         kind = record.get("kind")
         did = _str(record.get("did"))
         if kind == "identity":
             identity = _dict(record.get("identity"))
             key = _str(identity.get("did")) or did
-            if key:
-                first_line = handles[key][0] if key in handles else line
-                handles[key] = (first_line, _str(identity.get("handle")) or
-                                (handles[key][1] if key in handles else None))
+            if not key:
+                return error("identity event without a did")
+            first_line = handles[key][0] if key in handles else line
+            handles[key] = (first_line, _str(identity.get("handle")) or
+                            (handles[key][1] if key in handles else None))
             return None
-        commit = _dict(record.get("commit"))
-        if kind != "commit" or commit.get("operation") != "create":
-            skipped[f"{kind}:{commit.get('operation', '')}" if kind == "commit" else str(kind)] += 1
+        if kind == "account":
+            skipped.add("account event", line)
             return None
+        if kind is None:
+            return error("line has no kind (a Jetstream event has kind commit, identity or "
+                         "account)")
+        if kind != "commit":
+            return error(f"unknown kind {_shown(kind)} (expected commit, identity or account)")
+        if not isinstance(record.get("commit"), dict):
+            return error("commit event without a commit object")
+        commit = record["commit"]
+        operation = commit.get("operation")
+        if operation is None:
+            return error("commit has no operation")
+        if operation not in _OPERATIONS:
+            return error(f"commit.operation {_shown(operation)} is not create, update or "
+                         "delete")
         collection = _str(commit.get("collection"))
+        if collection is None:
+            return error("commit without a collection")
+        if operation != "create":
+            skipped.add(f"commit {operation}", line)
+            return None
         if collection not in (POST, REPOST, LIKE, FOLLOW):
-            skipped[f"create:{collection}"] += 1
+            skipped.add(f"create of {collection[:60]}", line)
             return None
         record_body = _dict(commit.get("record"))
         rkey = _str(commit.get("rkey"))
@@ -211,11 +250,18 @@ class BlueskyReader:
         subject = record_body.get("subject")
         if collection == POST:
             row.update(_post_fields(record_body))
+            if record_body.get("reply") is not None and row["replied_id"] is None:
+                errors.append("a reply without reply.parent.uri")
         elif collection == REPOST:
             row.update(action="repost", reposted_id=_str(_dict(subject).get("uri")))
         elif collection == LIKE:
             row.update(action="react", replied_id=_str(_dict(subject).get("uri")))
         else:
             row.update(action="follow", mentions=[_str(subject)])
+        target = {REPOST: row.get("reposted_id"), LIKE: row.get("replied_id"),
+                  FOLLOW: (row.get("mentions") or [None])[0]}.get(collection, "")
+        if record_body and target is None:
+            errors.append(f"a {collection.rsplit('.', 1)[-1]} without its subject "
+                          f"({'a DID' if collection == FOLLOW else 'subject.uri'})")
         row["_error"] = "; ".join(errors) or None
         return row

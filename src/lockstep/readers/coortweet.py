@@ -40,6 +40,13 @@ so no row of the file is lost; two such rows with the same account and second ar
 Rows the reader knows are bad stay alone as their own event with ``_error`` set: a missing
 account id, a row with the wrong number of fields. A post whose rows disagree on
 the account or the time, and a timestamp that is not a number, also get an ``_error``.
+
+Design choices (one line each):
+
+- The CSV goes through :class:`~lockstep.readers._util.CsvFile` like every platform CSV, so
+  strict quoting, the shared record limit and the repeated-column check are the same here.
+- Paths and constants in the SQL are quoted by :mod:`lockstep.sql` (a temporary directory
+  name can hold a quote).
 """
 from __future__ import annotations
 
@@ -54,6 +61,7 @@ import pyarrow.parquet as pq
 
 from lockstep.readers._util import CsvFile, conform, sniff_csv_header
 from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
+from lockstep.sql import literal
 
 __all__ = ["CoorTweetReader", "STANDARD_COLUMNS", "MULTI_OBJECT_COLUMNS", "PREFIX_PLATFORMS"]
 
@@ -94,7 +102,7 @@ _DEDUP = ",\n    ".join(
     f"list_filter({c}, lambda x, i: list_position({c}, x) = i) AS {e}" for c, e in _OBJECTS.items())
 
 _PREFIX_CASES = "\n             ".join(
-    f"WHEN starts_with(account_id, '{prefix}') THEN '{name}'"
+    f"WHEN starts_with(account_id, {literal(prefix)}) THEN {literal(name)}"
     for prefix, name in PREFIX_PLATFORMS.items())
 
 _GROUP_SQL = f"""
@@ -228,8 +236,8 @@ class CoorTweetReader:
             self._stage(csv_file, source, stage)
             con = duckdb.connect()
             try:
-                con.execute(f"SET temp_directory = '{Path(tmp) / 'spill'}'")
-                con.execute(f"SET memory_limit = '{_DUCKDB_MEMORY}'")
+                con.execute(f"SET temp_directory = {literal(Path(tmp) / 'spill')}")
+                con.execute(f"SET memory_limit = {literal(_DUCKDB_MEMORY)}")
                 con.execute("SET enable_progress_bar = false")
                 params = {"platform": platform, "stage": str(stage),
                           "id_column": source["post_id"], "time_column": source["timestamp"]}

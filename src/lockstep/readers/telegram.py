@@ -19,6 +19,9 @@ Messages of type ``message`` → ``events`` (service messages are skipped):
   field only have ``date``, the local time of the exporting PC without a zone: it is passed
   on as written, which the pipeline reads as UTC, so such times are off by the exporter's
   UTC offset (relative timing within the file is unaffected except across DST changes).
+  That fallback holds for a whole file only: a ``date_unixtime`` that is present but not
+  whole seconds, or missing from one message when others have it (or the other way round),
+  is an ``_error`` row, never a silent switch to the zone-less ``date``.
 - ``action`` = ``forward`` when ``forwarded_from`` or ``forwarded_from_id`` is present, else
   ``reply`` when ``reply_to_message_id`` is, else ``post``. ``reposted_id`` =
   ``forwarded_from_id`` (the source peer: Desktop exports do not give the original message
@@ -33,8 +36,18 @@ Messages of type ``message`` → ``events`` (service messages are skipped):
 ``accounts``: the chat itself (``kind`` ``channel`` for ``public_channel`` /
 ``private_channel``, ``group`` for groups and supergroups, ``user`` for personal chats,
 ``display_name`` = ``name``), then each sender seen (``from`` → ``display_name``).
-Full-account exports (``chats.list``) are refused: export single chats. Platform
-``telegram`` unless given.
+Full-account exports (``chats.list``) are refused: export single chats. A document without
+a ``messages`` list (missing, ``false``, an object ...) is refused: it is not a chat export,
+and loading it would report a chat with no messages. Service messages are left out and
+counted in :attr:`~lockstep.readers.base.Chunk.skipped`. Platform ``telegram`` unless given.
+
+Design choices (one line each):
+
+- The chat's ``id`` and each message's ``id`` must be strings or whole numbers: a decimal
+  (``1.5``) or a boolean is an error, and ``NaN``/``Infinity``/``1e400`` are refused by the
+  strict JSON decoder, because ``str()`` of them would make different messages collide.
+- A message is limited to :data:`~lockstep.readers.base.MAX_RECORD_BYTES`, the limit shared by
+  every reader.
 """
 from __future__ import annotations
 
@@ -46,13 +59,15 @@ from pathlib import Path
 from typing import Any
 
 from lockstep.exceptions import BadInputError
-from lockstep.readers._util import REENCODE_HINT, ChunkBuilder, bad_input, read_head
-from lockstep.readers.base import DEFAULT_CHUNK_ROWS, Chunk
+from lockstep.readers._util import (REENCODE_HINT, STRICT_JSON, BadRecord, ChunkBuilder,
+                                   SkipCounter, bad_input, parse_json_record, read_head,
+                                   size_text, with_skips)
+from lockstep.readers.base import DEFAULT_CHUNK_ROWS, MAX_RECORD_BYTES, Chunk
 
 __all__ = ["TelegramReader", "JsonMessageStream"]
 
 _BLOCK = 1 << 20
-_MAX_VALUE = 64 << 20
+_MAX_VALUE = MAX_RECORD_BYTES
 _WS = re.compile(r"[ \t\r\n]*")
 #: Desktop chat type -> (peer id prefix, account kind).
 _CHAT_TYPES = {"public_channel": ("channel", "channel"),
@@ -81,19 +96,23 @@ class JsonMessageStream:
     -----
     :meth:`items` yields ``("key", line, (name, value))`` for each other top-level key and
     ``("message", line, value)`` for each element of ``messages``. Errors (invalid UTF-8,
-    invalid or truncated JSON) raise :class:`BadInputError` with the line.
+    invalid or truncated JSON) raise :class:`BadInputError` with the line. A value that is
+    JSON-like but unusable (NaN, 1e400, a lone surrogate) is a
+    :class:`~lockstep.readers._util.BadRecord`.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        self._json = json.JSONDecoder()
+        self._json = STRICT_JSON
         self._buf = ""
         self._pos = 0
         self._eof = False
         self._newlines = 0          # newlines decoded so far (for UTF-8 error lines)
         self._line_pos = 0          # a position in _buf whose line is known ...
         self._line_no = 1           # ... and that line
+        #: True once a ``"messages": [`` array was found (possibly empty).
+        self.saw_messages = False
 
     def _fill(self, fh: Any) -> bool:
         if self._eof:
@@ -144,16 +163,21 @@ class JsonMessageStream:
             raise self._error(self._pos, "truncated JSON: the file ends where a value should be")
         while True:
             try:
-                value, end = self._json.raw_decode(self._buf, self._pos)
+                value, end = parse_json_record(self._buf, self._pos, self._json)
             except json.JSONDecodeError as exc:
                 if len(self._buf) - self._pos < _MAX_VALUE and self._fill(fh):
                     continue
+                if not self._eof:
+                    raise self._error(self._pos, f"invalid JSON, or a value longer than "
+                                      f"{size_text(_MAX_VALUE)} (the limit for one record): "
+                                      f"{exc.msg}") from None
                 what = "truncated JSON" if self._eof and ("Unterminated" in exc.msg or
                                                           exc.pos >= len(self._buf) - 1) \
                     else "invalid JSON"
                 raise self._error(exc.pos, f"{what}: {exc.msg}") from None
-            except RecursionError:
-                raise self._error(self._pos, "invalid JSON: nested too deeply") from None
+            if isinstance(value, BadRecord) and end >= len(self._buf) and \
+                    len(self._buf) - self._pos < _MAX_VALUE and self._fill(fh):
+                continue  # a value cut by the block end looks deep or bad: read on
             if end == len(self._buf) and self._fill(fh):
                 continue  # a number may go on in the next block: decode again
             self._pos = end
@@ -184,6 +208,7 @@ class JsonMessageStream:
                                     "export each chat with 'Export chat history' (JSON)")
                 self._expect(fh, ":", f"after key {key!r}")
                 if key == "messages" and self._peek(fh) == "[":
+                    self.saw_messages = True
                     self._pos += 1
                     more = self._peek(fh) != "]"
                     while more:
@@ -214,17 +239,72 @@ def _flat_text(text: Any) -> str | None:
 
 
 def _peer(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, (bool, float, dict, list, BadRecord)) or value is None:
         return None
     if isinstance(value, int):
         return f"user{value}"
     text = str(value).strip()
-    return f"user{text}" if text.isdigit() else (text or None)
+    return f"user{text}" if text.isascii() and text.isdigit() else (text or None)
 
 
 def _id(value: Any) -> str | None:
-    return None if value is None or isinstance(value, (bool, dict, list)) else \
-        (str(value).strip() or None)
+    """An id as text: a string or a whole number; None for anything else (floats included:
+    ``str(1e400)`` is ``inf`` and would make different messages collide)."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A short, printable form of a JSON value for an error message."""
+    text = json.dumps(value, ensure_ascii=True) if not isinstance(value, BadRecord) else \
+        "an unusable value"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, BadRecord):
+        return "an unusable value"
+    return {dict: "an object", str: "a string", bool: _shown(value), type(None): "null"}.get(
+        type(value), f"the number {_shown(value)}" if isinstance(value, (int, float)) else
+        "not a list")
+
+
+class _Dating:
+    """Pick each message's time, and keep to one source for the whole file.
+
+    ``date_unixtime`` is UTC; ``date`` is the exporting PC's local time without a zone, used
+    only by exports that never write ``date_unixtime``. A file that mixes the two (or a
+    ``date_unixtime`` that is not whole seconds) would shift some messages by the exporter's
+    UTC offset, so such messages are errors.
+    """
+
+    def __init__(self) -> None:
+        self.unix: bool | None = None  # decided by the first message with a time
+
+    def timestamp(self, message: dict[str, Any]) -> tuple[str | None, str | None]:
+        """``(timestamp, error)`` of one message."""
+        raw = message.get("date_unixtime")
+        if raw is not None and raw != "":
+            unix = _id(raw)
+            if unix is None or not (unix.isascii() and unix.isdigit()):
+                return None, (f"date_unixtime {_shown(raw)} is not UNIX seconds (not "
+                              "falling back to the zone-less date)")
+            if self.unix is False:
+                return None, ("this message has date_unixtime but earlier ones only a "
+                              "zone-less date: the file mixes exports")
+            self.unix = True
+            return unix, None
+        date = _id(message.get("date"))
+        if date is None:
+            return None, "message has no date_unixtime or date"
+        if self.unix:
+            return None, ("message has no date_unixtime while earlier ones have it (its date "
+                          "has no time zone)")
+        self.unix = False
+        return date, None
 
 
 class TelegramReader:
@@ -277,24 +357,44 @@ class TelegramReader:
             export.
         """
         path = Path(path)
-        plat = platform or "telegram"
+        skipped = SkipCounter()
+        return with_skips(self._read(path, platform or "telegram", chunk_rows, skipped),
+                          skipped, path)
+
+    def _read(self, path: Path, plat: str, chunk_rows: int, skipped: SkipCounter
+              ) -> Iterator[Chunk]:
         events = ChunkBuilder("events", str(path), chunk_rows, EVENT_EXTENSIONS)
         chat: dict[str, Any] = {}
         senders: dict[str, dict[str, Any]] = {}
         pending: list[tuple[int, Any]] = []
-        for what, line, value in JsonMessageStream(path).items():
+        dating = _Dating()
+        stream = JsonMessageStream(path)
+        for what, line, value in stream.items():
             if what == "key":
-                chat[value[0]] = value[1]
+                key, found = value
+                if key == "messages":
+                    raise bad_input(path, line, f"messages is {_kind_of(found)}, not a list of "
+                                    "messages: not a Telegram chat export")
+                if isinstance(found, BadRecord):
+                    raise bad_input(path, line, f"{key}: {found.reason}")
+                if key == "id" and _id(found) is None and found is not None:
+                    raise bad_input(path, line, f"the chat id {_shown(found)} is not an id "
+                                    "(a string or a whole number)")
+                chat[key] = found
                 continue
             if "id" not in chat:
                 pending.append((line, value))  # messages before the chat id: rare, kept
                 continue
-            for row in self._rows(pending + [(line, value)], chat, plat, senders):
+            for row in self._rows(pending + [(line, value)], chat, plat, senders, skipped,
+                                  dating):
                 chunk = events.add(row)
                 if chunk:
                     yield chunk
             pending = []
-        for row in self._rows(pending, chat, plat, senders):
+        if not stream.saw_messages:
+            raise bad_input(path, None, "no messages list: not a Telegram chat export "
+                            "(expected {\"name\", \"type\", \"id\", \"messages\": [...]})")
+        for row in self._rows(pending, chat, plat, senders, skipped, dating):
             chunk = events.add(row)
             if chunk:
                 yield chunk
@@ -327,40 +427,64 @@ class TelegramReader:
         return (f"{prefix}{raw}" if raw.lstrip("-").isdigit() else raw), kind
 
     def _rows(self, messages: list[tuple[int, Any]], chat: dict[str, Any], plat: str,
-              senders: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+              senders: dict[str, dict[str, Any]], skipped: SkipCounter, dating: _Dating
+              ) -> Iterator[dict[str, Any]]:
         chat_key, _ = self._chat_key(chat)
         for line, message in messages:
+            if isinstance(message, BadRecord):
+                yield {"platform": plat, "_line": line, "_error": message.reason}
+                continue
             if not isinstance(message, dict):
                 yield {"platform": plat, "_line": line, "_error": "message is not a JSON object"}
                 continue
-            if message.get("type", "message") != "message":
-                continue  # service messages (joins, pins, title changes ...)
-            yield self._message(message, line, chat_key, plat, senders)
+            kind = message.get("type", "message")
+            if kind != "message":
+                if kind == "service":
+                    skipped.add("service message", line)  # joins, pins, title changes ...
+                    continue
+                yield {"platform": plat, "_line": line,
+                       "_error": f"message type {_shown(kind)} is not message or service"}
+                continue
+            yield self._message(message, line, chat_key, plat, senders, dating)
 
     @staticmethod
     def _message(message: dict[str, Any], line: int, chat_key: str | None, plat: str,
-                 senders: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                 senders: dict[str, dict[str, Any]], dating: _Dating) -> dict[str, Any]:
         errors = []
         message_id = _id(message.get("id"))
         if message_id is None:
-            errors.append("message has no id")
+            given = message.get("id")
+            errors.append("message has no id" if given is None or given == "" else
+                          f"message id {_shown(given)} is not an id (a string or a whole "
+                          "number)")
         if chat_key is None:
             errors.append("the export has no chat id")
-        account = _peer(message.get("from_id")) or chat_key
+
+        def ref(key: str, convert: Any) -> str | None:
+            # an id field given but unusable is an error: dropping it would turn a reply
+            # into a post or give the message to the chat
+            value = message.get(key)
+            out = convert(value)
+            if out is None and value is not None and not (isinstance(value, str)
+                                                          and not value.strip()):
+                errors.append(f"{key} {_shown(value)} is not an id")
+            return out  # type: ignore[no-any-return]
+
+        account = ref("from_id", _peer) or chat_key
         if account and account not in senders and message.get("from_id") is not None:
             prefix = re.match(r"[a-z]*", account).group(0)
             senders[account] = {"platform": plat, "account_id": account,
                                 "kind": _PEER_KINDS.get(prefix, "user"),
                                 "display_name": _id(message.get("from")), "_line": line}
-        unix = _id(message.get("date_unixtime"))
-        timestamp = unix if unix and unix.isdigit() else _id(message.get("date"))
-        if not timestamp:
-            errors.append("message has no date_unixtime or date")
-        forwarded = _peer(message.get("forwarded_from_id"))
-        if forwarded and _id(message.get("forwarded_message_id")):
-            forwarded = f"{forwarded}:{_id(message['forwarded_message_id'])}"
-        reply = _id(message.get("reply_to_message_id"))
-        reply_chat = _peer(message.get("reply_to_peer_id")) or chat_key
+        timestamp, time_error = dating.timestamp(message)
+        if time_error:
+            errors.append(time_error)
+        forwarded = ref("forwarded_from_id", _peer)
+        forwarded_message = ref("forwarded_message_id", _id)
+        if forwarded and forwarded_message:
+            forwarded = f"{forwarded}:{forwarded_message}"
+        reply = ref("reply_to_message_id", _id)
+        reply_chat = ref("reply_to_peer_id", _peer) or chat_key
         is_forward = forwarded is not None or message.get("forwarded_from") is not None
         entities = message.get("text_entities")
         if not isinstance(entities, list):

@@ -5,6 +5,9 @@ make a row bad are defined once (URLs are normalised after the write, once per d
 see :func:`lockstep.urls.url_map_select`). The result has the stored columns of
 :data:`lockstep.schema.TABLE_COLUMNS` plus ``platform``, ``_ord`` (record order), ``_line``
 (when the reader knew it) and ``_err`` (why the row is bad, null when it is fine).
+
+Design choice: column names and constants go through :func:`lockstep.sql.ident` and
+:func:`lockstep.sql.literal`, the one place where text becomes SQL.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import duckdb
 
 from lockstep.readers.base import GENERIC_COLUMNS, LIST_COLUMNS, REQUIRED_COLUMNS
 from lockstep.schema import TABLE_COLUMNS
+from lockstep.sql import ident, literal
 
 __all__ = ["install_transform_functions", "typed_select", "KNOWN_EXTENSIONS"]
 
@@ -63,11 +67,11 @@ def install_transform_functions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return ident(name)
 
 
 def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+    return literal(s)
 
 
 def typed_select(table: str, source: str, columns: dict[str, str],
@@ -146,10 +150,10 @@ def typed_select(table: str, source: str, columns: dict[str, str],
 
 def _ts_check(raw: str, typed: str, what: str) -> list[str]:
     typed = "__t_" + typed
-    return [f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN 'unparseable {what} ' || "
-            f"{raw} || ' (use ISO 8601 or UNIX seconds)'",
-            f"WHEN {raw} IS NOT NULL AND NOT lockstep_ts_ok({typed}) THEN '{what} ' || {raw} || "
-            "' is out of range 1970-2099 (UNIX milliseconds instead of seconds?)'"]
+    return [f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN {literal(f'unparseable {what} ')} "
+            f"|| {raw} || ' (use ISO 8601 or UNIX seconds)'",
+            f"WHEN {raw} IS NOT NULL AND NOT lockstep_ts_ok({typed}) THEN {literal(what + ' ')} "
+            f"|| {raw} || ' is out of range 1970-2099 (UNIX milliseconds instead of seconds?)'"]
 
 
 def _typed_columns(table: str, present: set[str]) -> tuple[dict[str, str], list[str]]:

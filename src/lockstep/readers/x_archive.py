@@ -25,6 +25,14 @@ Users file → ``accounts``
 
 Platform is ``x`` unless ``platform`` is given. All ids stay strings (hashed ids are hex;
 unhashed ones exceed 2^53).
+
+Design choices (one line each):
+
+- The CSV goes through :class:`~lockstep.readers._util.CsvFile`: strict quoting (a quote left
+  open by a truncated file is refused), the shared record limit, and a repeated column name
+  refused by name.
+- An ``is_retweet`` that is neither true nor false is an ``_error``: read as false, it would
+  turn a retweet into a post without a word.
 """
 from __future__ import annotations
 
@@ -179,7 +187,10 @@ class XArchiveReader:
             errors += [] if user_id else ["missing userid"]
             retweeted, replied = get(fields, "retweet_tweetid"), get(fields, "in_reply_to_tweetid")
             quoted = get(fields, "quoted_tweet_tweetid")
-            if bool_str(get(fields, "is_retweet")) == "true":
+            is_retweet = bool_str(get(fields, "is_retweet"))
+            if is_retweet is None and get(fields, "is_retweet") is not None:
+                errors.append(f"is_retweet {get(fields, 'is_retweet')!r} is not true or false")
+            if is_retweet == "true":
                 action = "repost"
             elif replied:
                 action = "reply"
