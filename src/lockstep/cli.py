@@ -169,6 +169,9 @@ def ingest(
                       f"{f.rejected:,}")
     out.print(table)
     for f in report.files:
+        for reason, (n, first) in f.skipped.items():
+            out.print(line(f"{n:,} records of ", Path(f.source).name, " left out on purpose: ",
+                           reason, f" (the first at line {first:,})"))
         if f.rejects_file:
             out.print(line((f"{f.rejected:,} bad rows of ", "yellow"),
                            (Path(f.source).name, "yellow"), (" written to ", "yellow"),

@@ -84,6 +84,9 @@ class FileReport:
     seconds: float = 0.0
     #: seconds per stage: load, check, write
     stages: dict[str, float] = field(default_factory=dict)
+    #: records the reader left out on purpose (a Bluesky delete, a Telegram service
+    #: message), by reason: ``[count, first line]``; on the file's first table only
+    skipped: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -253,12 +256,16 @@ def ingest(workspace: Workspace, paths: Sequence[str | Path], *, fmt: str = "aut
                 label = f"[{len(report.files) + 1}/{len(sources)}] {path.name}"
                 tick(f"{label}: reading")
                 try:
-                    loaded = _load(con, name, table, path, platform)
+                    skipped: dict[str, list[int]] = {}
+                    loaded = _load(con, name, table, path, platform, skipped)
                     load_s = time.perf_counter() - started
                     for tbl, columns, parse_rejects, streaming in loaded:
                         with _watch(con, progress, f"{label}: {tbl}"):
                             fr = _store(batch, con, name, tbl, path, columns, parse_rejects,
                                         platform, skip_bad_rows, streaming)
+                        fr.skipped, skipped = skipped, {}  # said once per file
+                        if fr.skipped:
+                            batch.records[-1]["skipped"] = fr.skipped
                         fr.stages = {"load": round(load_s, 3), **fr.stages}
                         fr.seconds = round(time.perf_counter() - started, 3)
                         report.files.append(fr)
@@ -359,9 +366,12 @@ def _watch(con: duckdb.DuckDBPyConnection, progress: Progress | None, label: str
 
 
 def _load(con: duckdb.DuckDBPyConnection, name: str, table: str, path: Path,
-          platform: str | None) -> list[tuple[str, dict[str, str], list[RowError], bool]]:
+          platform: str | None, skipped: dict[str, list[int]] | None = None
+          ) -> list[tuple[str, dict[str, str], list[RowError], bool]]:
     """Fill staging tables ``raw_<table>``; return (table, column types, parser rejects,
-    streaming) where ``streaming`` means ``raw_<table>`` is a view re-reading the file."""
+    streaming) where ``streaming`` means ``raw_<table>`` is a view re-reading the file.
+    Records the reader left out on purpose are added to ``skipped`` (reason -> [count,
+    first line])."""
     if name == "generic":
         streaming = path.suffix.lower() in (".csv", ".parquet", ".pq")
         cols, rejects = GenericReader().load(con, f"raw_{table}", path, table, streaming=streaming)
@@ -371,6 +381,13 @@ def _load(con: duckdb.DuckDBPyConnection, name: str, table: str, path: Path,
     for chunk in reader.read(path, platform=platform):
         if chunk.table not in TABLES:
             raise UsageError(f"reader {name} produced unknown table {chunk.table!r}")
+        if skipped is not None:
+            for reason, (n, first) in chunk.skipped.items():
+                got = skipped.setdefault(reason, [0, first])
+                got[0] += n
+                got[1] = min(got[1], first)
+        if not chunk.data.num_rows and chunk.table in seen:
+            continue
         target = f"raw_{chunk.table}"
         data = chunk.data
         if "_line" not in data.column_names:
@@ -525,6 +542,8 @@ def _optimistic_copy(batch: _Batch, con: duckdb.DuckDBPyConnection, table: str, 
         written = copy(guard=True)
     except duckdb.InvalidInputException as exc:
         if not str(exc).startswith(f"Invalid Input Error: {_BAD_ROW}"):
+            if path.suffix.lower() == ".csv":  # a hard parser error: one line, no traceback
+                raise GenericReader.csv_failure(path, exc) from None
             raise
         written = None
     if written is None or GenericReader().parse_rejects(con, path):

@@ -248,6 +248,8 @@ class Workspace:
     def _create(cls, p: Path) -> Workspace | None:
         """Create the workspace at ``p``; None if another process created it meanwhile."""
         cls._refuse_foreign(p)
+        if (p / MANIFEST).exists():
+            return None
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -264,11 +266,15 @@ class Workspace:
 
     @staticmethod
     def _refuse_foreign(p: Path) -> None:
-        if p.exists() and any(x for x in p.iterdir() if x.name not in _CREATION_LEFTOVERS
-                              and not x.name.startswith(f".{MANIFEST}.")):
+        if (p / MANIFEST).exists():  # another process created it meanwhile: not foreign
+            return
+        foreign = sorted(x.name for x in p.iterdir() if x.name not in _CREATION_LEFTOVERS
+                         and not x.name.startswith(f".{MANIFEST}.")) if p.exists() else []
+        if foreign and not (p / MANIFEST).exists():
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
             raise WorkspaceError(
-                f"{p} exists and is not empty but has no {MANIFEST}: refusing to use it as "
-                "a workspace; choose another --workspace")
+                f"{p} exists and is not empty ({shown}) but has no {MANIFEST}: refusing to "
+                "use it as a workspace; choose another --workspace")
 
     @property
     def writable(self) -> bool:

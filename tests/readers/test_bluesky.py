@@ -198,3 +198,25 @@ def test_an_action_without_its_target_is_an_error(tmp_path: Path, old: str, new:
     assert line != LIKE_LINE
     row = tables(_jet(tmp_path, line))["events"][0]
     assert row["_error"] == reason
+
+
+def test_left_out_records_reach_the_ingest_report_and_the_cli(tmp_path: Path) -> None:
+    import lockstep
+    from typer.testing import CliRunner
+
+    from lockstep.cli import app
+
+    delete = LIKE_LINE.replace('"create"', '"delete"')
+    path = _jet(tmp_path, delete, LIKE_LINE, delete)
+    ws = lockstep.open_workspace(tmp_path / "ws")
+    rep = lockstep.ingest(ws, [path], fmt="bluesky")
+    assert rep.files[0].skipped == {"commit delete": [2, 1]}
+    assert all(not f.skipped for f in rep.files[1:])
+    logged = [r for r in ws.ingests if r.get("skipped")]
+    assert [r["skipped"] for r in logged] == [{"commit delete": [2, 1]}]
+    got = CliRunner().invoke(app, ["-w", str(tmp_path / "ws2"), "ingest", "--format",
+                                   "bluesky", str(path)])
+    assert got.exit_code == 0, got.output
+    said = " ".join(got.output.split())  # the terminal wraps lines
+    assert "2 records of capture.jsonl left out on purpose: commit delete (the first at line 1)" \
+        in said

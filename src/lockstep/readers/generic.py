@@ -340,7 +340,7 @@ class GenericReader:
                 con.execute(f"CREATE TEMP {kind_sql} {ident(target)} AS SELECT * FROM {read}")
                 rejects = [] if streaming else self.parse_rejects(con, path)
             except duckdb.Error as exc:
-                raise self._csv_failure(path, exc) from None
+                raise self.csv_failure(path, exc) from None
             cols = set(header)
         elif kind == "parquet":
             try:
@@ -398,7 +398,7 @@ class GenericReader:
         return cols, rejects
 
     @staticmethod
-    def _csv_failure(path: Path, exc: duckdb.Error) -> BadInputError:
+    def csv_failure(path: Path, exc: duckdb.Error) -> BadInputError:
         """The one-line refusal for a CSV DuckDB could not parse at all, with the line when
         it is a line-ending problem (DuckDB does not say where it stopped)."""
         if "state machine" in str(exc):
