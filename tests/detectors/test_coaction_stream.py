@@ -257,3 +257,28 @@ def test_count_rows_equals_the_full_count_on_any_ranges() -> None:
         got = np.concatenate([count_candidates_range(o, t, w, starts, int(a), int(b))
                               for a, b in zip(cuts[:-1], cuts[1:])])
         assert np.array_equal(got, full)
+
+
+def test_a_file_read_directly_keeps_long_rows_and_refuses_broken_ones(tmp_path: Path) -> None:
+    """Issue 13: DuckDB drops a CSV line longer than its buffer without a word; a row of
+    3 MB must count, one over the record limit or a parser stop must be one clear error."""
+    from lockstep.readers.base import MAX_RECORD_BYTES
+
+    path = tmp_path / "events.csv"
+    long_text = "w" * 3_000_000
+    path.write_text("platform,event_id,account_id,timestamp,reposted_id,text\n"
+                    f"x,e1,a,1650000000,P,{long_text}\nx,e2,b,1650000010,P,short\n",
+                    encoding="utf-8")
+    assert write_pairs(path, tmp_path / "p.csv", window=60)["edges"] == 1
+    huge = tmp_path / "huge.csv"
+    huge.write_text("platform,event_id,account_id,timestamp,reposted_id,text\n"
+                    f"x,e1,a,1650000000,P,{'w' * (MAX_RECORD_BYTES + 10)}\n"
+                    "x,e2,b,1650000010,P,short\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"huge\.csv:2"):
+        write_pairs(huge, tmp_path / "q.csv", window=60)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"platform,event_id,account_id,timestamp,reposted_id\r\n"
+                      b"x,e1,a,1650000000,P\nx,e2,b,1650000010,P\r\nx,e3,c,1650000020,P\n")
+    with pytest.raises(BadInputError, match="mixed.csv"):
+        write_pairs(mixed, tmp_path / "r.csv", window=60)
+    assert not (tmp_path / "q.csv").exists() and not (tmp_path / "r.csv").exists()

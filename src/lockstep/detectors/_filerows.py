@@ -39,6 +39,8 @@ from lockstep._memory import release_memory
 from lockstep.detectors.sweep import PLATFORM_SCOPED, SCALAR_TYPES, Rows
 from lockstep.exceptions import BadInputError, RowError, UsageError
 from lockstep.readers.base import LIST_COLUMNS as _LIST_COLUMNS
+from lockstep.readers.base import MAX_RECORD_BYTES
+from lockstep.readers.generic import GenericReader, file_kind
 from lockstep.sql import literal
 
 if TYPE_CHECKING:
@@ -46,7 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HashCollision", "_stage_file"]
 
-_BUFFER = 1 << 20  # DuckDB's CSV buffer (its default, 32 MiB, is most of its memory)
+#: DuckDB's CSV buffer: twice the longest record any reader accepts (a line longer than the
+#: buffer would be dropped without a word; scan_csv refuses longer ones first)
+_BUFFER = 2 * MAX_RECORD_BYTES
 _BATCH_ROWS = 1 << 16  # rows per Arrow batch out of DuckDB
 _SORT_ROWS = 1 << 18  # rows sorted at once (whole objects)
 _BAD = "lockstep: bad row in "
@@ -159,25 +163,27 @@ def _dedupe(h: np.ndarray, cols: list[pa.Array], n: np.ndarray | None
 def _source_view(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     """Define the view ``raw_events`` over ``path`` as the generic reader reads it (all text;
     CSV with its parser options, but a 1 MiB buffer) and return the column types."""
-    from lockstep.readers.generic import _check_required, _csv_header, _kind
+    from lockstep.readers.generic import check_names, check_required, csv_header, scan_csv
 
     src = literal(str(path))
-    kind = _kind(path)
+    kind = file_kind(path)
     if kind == "csv":
-        header = _csv_header(path)
+        scan_csv(path)  # a line over the record limit is refused, never dropped by DuckDB
+        header = csv_header(path)
         if header is None:
             raise BadInputError(str(path), [RowError(str(path), 1, "empty file or no header row")])
-        _check_required(path, "events", header)
+        check_names(path, header)
+        check_required(path, "events", header)
         types = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW raw_events AS SELECT * FROM read_csv({src}, "
             f"header=true, delim=',', quote='\"', escape='\"', columns={types}, "
             "auto_detect=false, strict_mode=true, null_padding=false, parallel=true, "
-            f"buffer_size={_BUFFER})")
+            f"max_line_size={MAX_RECORD_BYTES}, buffer_size={_BUFFER})")
         return {c: "VARCHAR" for c in header}
     if kind == "parquet":
         desc = con.execute(f"DESCRIBE SELECT * FROM read_parquet({src})").fetchall()
-        _check_required(path, "events", [d[0] for d in desc])
+        check_required(path, "events", [d[0] for d in desc])
         sel, out = [], {}
         for name, typ, *_ in desc:
             q = '"' + name.replace('"', '""') + '"'
@@ -235,6 +241,9 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
             except duckdb.Error as exc:
                 msg = str(exc)
                 if _BAD not in msg:
+                    if isinstance(exc, duckdb.InvalidInputException) and \
+                            file_kind(path) == "csv":  # the parser stopped: one line
+                        raise GenericReader.csv_failure(path, exc) from None
                     raise
                 raise BadInputError(str(path), [RowError(
                     str(path), None, msg[msg.index(_BAD) + len(_BAD):].split("\n")[0])],

@@ -58,7 +58,8 @@ from lockstep.readers.base import (DEFAULT_CHUNK_ROWS, GENERIC_COLUMNS, LIST_COL
                                    MAX_RECORD_BYTES, REQUIRED_COLUMNS, TABLES, Chunk)
 from lockstep.sql import ident, literal
 
-__all__ = ["GenericReader", "generic_sources", "table_of", "scan_csv"]
+__all__ = ["GenericReader", "generic_sources", "table_of", "scan_csv", "file_kind", "csv_header",
+           "check_required", "check_names"]
 
 #: Bytes read per step by the line scans; at most MAX_RECORD_BYTES (see :func:`scan_csv`).
 _SCAN_BLOCK = 4 << 20
@@ -67,7 +68,7 @@ _EXTS = {".csv": "csv", ".gz": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq
          ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
 
-def _kind(path: Path) -> str | None:
+def file_kind(path: Path) -> str | None:
     name = path.name.lower()
     if name.endswith(".csv.gz"):
         return "csv"
@@ -84,12 +85,12 @@ def generic_sources(path: Path) -> list[tuple[str, Path]]:
     """``(table, file)`` pairs of a generic dataset directory or single file, events first."""
     if path.is_dir():
         found = [(table_of(f), f) for f in sorted(path.iterdir())
-                 if f.is_file() and _kind(f) and table_of(f)]
+                 if f.is_file() and file_kind(f) and table_of(f)]
         if not any(t == "events" for t, _ in found):
             raise UsageError(f"{path}: a generic dataset directory needs an events file "
                              "(events.csv, events.parquet or events.jsonl)")
         return sorted(((t, f) for t, f in found if t), key=lambda x: TABLES.index(x[0]))
-    if _kind(path) is None:
+    if file_kind(path) is None:
         raise UsageError(f"{path}: unknown file type; generic files are .csv, .parquet or .jsonl")
     return [(table_of(path) or "events", path)]
 
@@ -220,7 +221,7 @@ def _line_ending_problem(path: Path) -> tuple[int, str] | None:
                 return None
 
 
-def _check_names(path: Path, names: list[str], line: int | None = 1,
+def check_names(path: Path, names: list[str], line: int | None = 1,
                  what: str = "column") -> None:
     """Refuse a NUL in a name, an empty name, or two names DuckDB cannot tell apart (its
     names are case-insensitive: ``text`` and ``Text`` are one column there)."""
@@ -291,13 +292,13 @@ class GenericReader:
         """A directory with an events file, a file named after a generic table, or a CSV
         whose header has the required events columns (``event_id, account_id, timestamp``)."""
         if path.is_dir():
-            return any(table_of(f) == "events" and _kind(f) for f in path.iterdir())
-        if _kind(path) is None:
+            return any(table_of(f) == "events" and file_kind(f) for f in path.iterdir())
+        if file_kind(path) is None:
             return False
         if table_of(path) is not None:
             return True
-        if _kind(path) == "csv":
-            header = _csv_header(path)
+        if file_kind(path) == "csv":
+            header = csv_header(path)
             return header is not None and set(REQUIRED_COLUMNS["events"]) <= set(header)
         return False
 
@@ -318,16 +319,16 @@ class GenericReader:
         scan, see :meth:`parse_rejects`): the fast path for a clean file, which then never
         has to fit in memory or spill.
         """
-        kind = _kind(path)
+        kind = file_kind(path)
         src = literal(path)
         rejects: list[RowError] = []
         if kind == "csv":
             mixed = scan_csv(path)  # first: a giant line must not reach the parsers
-            header = _csv_header(path)
+            header = csv_header(path)
             if header is None:
                 raise BadInputError(str(path), [RowError(str(path), 1, "empty file or no header row")])
-            _check_names(path, header)
-            _check_required(path, table, header)
+            check_names(path, header)
+            check_required(path, table, header)
             types = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
             read = (f"read_csv({src}, header=true, delim=',', quote='\"', escape='\"', "
                     f"columns={types}, store_rejects=true, auto_detect=false, strict_mode=true, "
@@ -347,9 +348,9 @@ class GenericReader:
                 desc = con.execute(f"DESCRIBE SELECT * FROM read_parquet({src})").fetchall()
             except duckdb.Error as exc:
                 raise BadInputError(str(path), [RowError(str(path), None, f"not a readable Parquet file ({_clean(exc)})")]) from None
-            _check_names(path, [name for name, *_ in desc], None)
+            check_names(path, [name for name, *_ in desc], None)
             cols = {name for name, *_ in desc}
-            _check_required(path, table, list(cols))
+            check_required(path, table, list(cols))
             sel = []
             for name, typ, *_ in desc:
                 q = ident(name)
@@ -380,7 +381,7 @@ class GenericReader:
             problem = _name_problem(sorted(keys), "key")
             if problem is not None:
                 raise _bad(path, _first_line_with_key(path, problem[1]), problem[0])
-            _check_required(path, table, list(keys))
+            check_required(path, table, list(keys))
             sel = []
             for k in sorted(keys):
                 q = ident(k)
@@ -438,7 +439,7 @@ class GenericReader:
         when a quoted field spans lines. Returns ``(ordinal -> line, record -> line)``.
         """
         wanted = set(ordinals)
-        kind = _kind(path)
+        kind = file_kind(path)
         if kind == "parquet":
             return {o: o + 1 for o in wanted}, {}
         ords: dict[int, int] = {}
@@ -490,7 +491,7 @@ def _open_text(path: Path):  # type: ignore[no-untyped-def]
     return open(path, encoding="utf-8", errors="replace", newline="")
 
 
-def _csv_header(path: Path) -> list[str] | None:
+def csv_header(path: Path) -> list[str] | None:
     allow_long_csv_fields()
     try:
         with _open_text(path) as fh:
@@ -503,7 +504,7 @@ def _csv_header(path: Path) -> list[str] | None:
     return _name_unnamed([c.strip() for c in row])
 
 
-def _check_required(path: Path, table: str, columns: list[str]) -> None:
+def check_required(path: Path, table: str, columns: list[str]) -> None:
     missing = [c for c in REQUIRED_COLUMNS[table] if c not in columns]
     if missing:
         expected = ", ".join(GENERIC_COLUMNS[table])
