@@ -28,7 +28,7 @@ table.)
 """
 from __future__ import annotations
 
-__all__ = ["SCHEMA_VERSION", "TABLE_COLUMNS", "TABLE_KEYS", "NO_PLATFORM", "OBJECT_TYPES", "OBJECTS_VIEW_SQL",
+__all__ = ["SCALAR_OBJECTS", "SCHEMA_VERSION", "TABLE_COLUMNS", "TABLE_KEYS", "NO_PLATFORM", "OBJECT_TYPES", "OBJECTS_VIEW_SQL",
            "empty_select"]
 
 SCHEMA_VERSION = 2
@@ -87,7 +87,8 @@ OBJECT_TYPES = ("url", "domain", "post", "reply", "hashtag", "image", "mention",
 
 _LIST_OBJECTS = {"hashtag": "hashtags",
                  "image": "image_hashes", "mention": "mentions", "object": "object_ids"}
-_SCALAR_OBJECTS = {"post": "reposted_id", "reply": "replied_id", "venue": "venue_id"}
+#: Object types held in one column per event: type -> column.
+SCALAR_OBJECTS = {"post": "reposted_id", "reply": "replied_id", "venue": "venue_id"}
 _NORMALISE = {"hashtag": "lower(object_id)", "image": "lower(object_id)"}
 
 
@@ -114,7 +115,7 @@ def _objects_sql() -> str:
         "(SELECT platform, event_id, account_id, ts, action, unnest(urls) AS url "
         "FROM events WHERE urls IS NOT NULL) e JOIN url_map m ON m.url = e.url "
         "WHERE m.domain IS NOT NULL)")
-    for otype, col in _SCALAR_OBJECTS.items():
+    for otype, col in SCALAR_OBJECTS.items():
         parts.append(
             f"SELECT platform, event_id, account_id, ts, action, '{otype}' AS object_type, "
             f"{col} AS object_id FROM events WHERE {col} IS NOT NULL")

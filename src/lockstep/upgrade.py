@@ -19,6 +19,7 @@ import json
 import shutil
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -28,7 +29,7 @@ from lockstep.exceptions import SchemaVersionError, WorkspaceError
 from lockstep.schema import SCHEMA_VERSION, TABLE_COLUMNS
 from lockstep.sql import literal, literal_list
 from lockstep.urls import install_url_functions, url_map_table
-from lockstep.workspace import MANIFEST, Workspace, _now, write_guard
+from lockstep.workspace import MANIFEST, Workspace, write_guard
 
 __all__ = ["upgrade_workspace", "UpgradeReport"]
 
@@ -103,7 +104,7 @@ def _convert(ws: Workspace, version: int) -> None:
         ws.manifest = {**manifest, "schema_version": SCHEMA_VERSION, "files": new_files,
                        "ingests": records,
                        "upgraded": manifest.get("upgraded", []) + [
-                           {"from": version, "to": SCHEMA_VERSION, "at": _now()}]}
+                           {"from": version, "to": SCHEMA_VERSION, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}]}
         ws._write_manifest()
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 
 from lockstep.attribution.behaviour import network_behaviour
 from lockstep.attribution.location import locate_networks
-from lockstep.attribution.operators import _CONF_RANK, link_operators
+from lockstep.attribution.operators import CONF_RANK, link_operators
 from lockstep.attribution.verdict import decide
 from lockstep.exceptions import WorkspaceError
 
@@ -274,16 +274,16 @@ def assess(ws: Workspace, run: Run, *,
                          ("confidence", conf)):
                 acc[k].append(x)
         counts, text = _counts(members_n)
-        best = max((o["confidence"] for o in net_ops), key=lambda c: _CONF_RANK.get(c, 0),
+        best = max((o["confidence"] for o in net_ops), key=lambda c: CONF_RANK.get(c, 0),
                    default=None)
         employers: dict[str, str] = {}
         for o in net_ops:
             if o.get("employer"):
                 prev = employers.get(o["employer"])
-                if prev is None or _CONF_RANK[o["confidence"]] > _CONF_RANK[prev]:
+                if prev is None or CONF_RANK[o["confidence"]] > CONF_RANK[prev]:
                     employers[o["employer"]] = o["confidence"]
         attribution = [f"linked to individuals associated with {e} ({c} confidence)"
-                       for e, c in sorted(employers.items(), key=lambda kv: -_CONF_RANK[kv[1]])]
+                       for e, c in sorted(employers.items(), key=lambda kv: -CONF_RANK[kv[1]])]
         row = {
             "network_id": nid, "verdict": v["verdict"], "confidence": v["confidence"],
             "counts": counts, "counts_text": text, "n_assets": len(members_n),

@@ -87,7 +87,7 @@ if TYPE_CHECKING:
 
     from lockstep.workspace import Workspace
 
-__all__ = ["OperatorLinks", "link_operators", "LINK_SCHEMA", "OPERATOR_SCHEMA", "NETWORK_SCHEMA",
+__all__ = ["OperatorLinks", "link_operators", "CONF_RANK", "LINK_SCHEMA", "OPERATOR_SCHEMA", "NETWORK_SCHEMA",
            "SUSPECT_SCHEMA", "NO_TELEMETRY", "extract_employer", "ROLE_WEIGHTS"]
 
 NO_TELEMETRY = "no telemetry: operator attribution not possible"
@@ -119,7 +119,8 @@ SUSPECT_SCHEMA = pa.schema([
     ("share_on_network_infra", pa.float64()), ("created_at", _TS), ("n_assets", pa.int64()),
     ("reason", pa.string()),
 ])
-_CONF_RANK = {"high": 3, "medium": 2, "low": 1}
+#: Order of the confidence levels (higher is surer).
+CONF_RANK = {"high": 3, "medium": 2, "low": 1}
 
 
 @dataclass
@@ -652,7 +653,7 @@ def _assemble(con: duckdb.DuckDBPyConnection, p: dict[str, Any], limitations: li
             "in_network": bool(r["in_network"]), "handle": handle, "display_name": dname,
             "created_at": created, "reasons": _reasons(r, strong),
         })
-    out_rows.sort(key=lambda r: (r["network_id"], -_CONF_RANK[r["confidence"]], -r["score"],
+    out_rows.sort(key=lambda r: (r["network_id"], -CONF_RANK[r["confidence"]], -r["score"],
                                  -r["n_assets"], r["platform"], r["account_id"]))
     operators = pa.Table.from_pylist(out_rows, schema=OPERATOR_SCHEMA)
 
@@ -784,7 +785,7 @@ def _network_summary(per_net: list[tuple[str, int]], roles: dict[str, int],
     out = []
     for net, n_s in sorted(per_net):
         rs = by.get(net, [])
-        best = max((r["confidence"] for r in rs), key=lambda c: _CONF_RANK[c], default=None)
+        best = max((r["confidence"] for r in rs), key=lambda c: CONF_RANK[c], default=None)
         emp: dict[str, int] = {}
         for r in rs:
             if r["employer"]:

@@ -207,13 +207,13 @@ def _stage_file(path: Path, otype: str, *, threads: int = 2, keep_bytes: int = 0
     import duckdb
 
     from lockstep.readers.transform import install_transform_functions, typed_select
-    from lockstep.schema import _SCALAR_OBJECTS
+    from lockstep.schema import SCALAR_OBJECTS
     from lockstep.urls import install_url_functions
 
     if otype not in SCALAR_TYPES:
         raise ValueError(f"file staging is for {sorted(SCALAR_TYPES)}, not {otype!r}")
     scope = "platform" if otype in PLATFORM_SCOPED else "''"
-    col = _SCALAR_OBJECTS[otype]
+    col = SCALAR_OBJECTS[otype]
 
     def connect() -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
         c = duckdb.connect()
