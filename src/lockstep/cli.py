@@ -383,6 +383,12 @@ def detect(
                          progress=_bar(prog, task))
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.params.get("timings", {}).items())
     out.print(line("run ", run.run_id, f": {run.n_networks} networks (", timings, ")"))
+    from lockstep.detect import why_empty
+
+    why = why_empty(run)
+    if why:
+        out.print(line(("no network found: ", "yellow"), why))
+        return
     print_networks(run, top)
 
 

@@ -35,7 +35,7 @@ from lockstep.persons import MIN_AGE_DAYS, Persons, resolve_persons
 from lockstep.significance import DEFAULT_ALPHA, fdr_filter
 from lockstep.workspace import Workspace
 
-__all__ = ["detect", "DEFAULT_SIGNALS", "DEFAULT_WINDOW", "DEFAULT_MIN_WEIGHT", "DEFAULT_ALPHA"]
+__all__ = ["detect", "default_signals", "why_empty", "DEFAULT_SIGNALS", "DEFAULT_WINDOW", "DEFAULT_MIN_WEIGHT", "DEFAULT_ALPHA"]
 
 #: Signals run when none are named (mentions, venues and opaque objects are opt-in). Signals
 #: whose input is absent (no sessions in public data) give no edges and cost nothing.
@@ -79,7 +79,7 @@ POPULAR_THRESHOLD = 1_000_000
 DEFAULT_MIN_WEIGHT = 1
 
 
-def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
+def detect(ws: Workspace, *, signals: Sequence[str] | None = None,
            window: float | None = DEFAULT_WINDOW, min_weight: int = DEFAULT_MIN_WEIGHT,
            alpha: float = DEFAULT_ALPHA, seed: int = 0, min_size: int = 3,
            resolution: float = 1.0, split_modularity: float = 0.4, corroborate: bool = True,
@@ -91,9 +91,10 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     Parameters
     ----------
     ws : Workspace
-    signals : sequence of str
+    signals : sequence of str, optional
         Signals to run, by name (:data:`lockstep.detectors.REGISTRY`; ``lockstep signals``
-        lists them with what each measures).
+        lists them with what each measures). Default: :func:`default_signals`
+        (:data:`DEFAULT_SIGNALS`, and ``co-object`` when the only objects are opaque ones).
     window : float or None, default :data:`DEFAULT_WINDOW`
         Co-action window in seconds; ``None`` lets each co-action detector choose it from the
         data (its rule is recorded). Other signals keep their own windows.
@@ -132,6 +133,8 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
         Networks best first, members, internal edges with evidence, parameters and
         ``params["timings"]`` (seconds per stage).
     """
+    if signals is None:
+        signals = default_signals(ws)
     if not signals:
         raise UsageError("no signals chosen; pass --signals co-repost,co-link,...")
     # one state throughout: an ingest that commits meanwhile must not give the detectors
@@ -291,6 +294,40 @@ def detect(ws: Workspace, *, signals: Sequence[str] = DEFAULT_SIGNALS,
     if progress:
         progress("done", total, total)
     return run
+
+
+def default_signals(ws: Workspace) -> tuple[str, ...]:
+    """:data:`DEFAULT_SIGNALS`, plus ``co-object`` when opaque objects are the only objects
+    the events act on (a CooRTweet table: ``object_id`` and nothing else), so that the
+    default run reads them instead of finding nothing."""
+    con = ws.connect()
+    try:
+        kinds = {k for (k,) in con.execute(
+            "SELECT DISTINCT object_type FROM objects WHERE object_type <> 'author'").fetchall()}
+    finally:
+        con.close()
+    return DEFAULT_SIGNALS + ("co-object",) if kinds == {"object"} else DEFAULT_SIGNALS
+
+
+def why_empty(run: Run) -> str | None:
+    """One line on why ``run`` found no network (None when it found some): no pair to test
+    at all, or pairs tested and none significant."""
+    if run.n_networks:
+        return None
+    dets = run.params.get("detectors", {})
+    names = ", ".join(dets) or "none"
+    found = sum(int(d.get("pairs", 0)) for d in dets.values())
+    if not found:
+        return (f"no two accounts acted on the same object within the window, or shared "
+                f"infrastructure, in any signal run ({names}); there was nothing to test. "
+                "Other data may need other signals (`lockstep signals`)")
+    kept = sum(int(d.get("significant_pairs", 0)) for d in dets.values())
+    alpha = run.params.get("alpha")
+    if not kept:
+        return (f"{found:,} account pairs acted together, but none more often than chance "
+                f"explains at the false discovery rate {alpha} (signals: {names})")
+    return (f"{kept:,} pairs were significant, but they form no group of "
+            f"{run.params.get('min_size', 3)} or more accounts")
 
 
 def _member_keys(run: Run) -> set[tuple[str, str]]:

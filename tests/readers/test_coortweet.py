@@ -235,3 +235,65 @@ def test_a_temp_directory_with_a_quote_is_quoted(tmp_path: Path, monkeypatch: py
     odd.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(odd))
     assert read(HERE / "standard.csv") == plain  # the SET temp_directory was hand-quoted
+
+
+# --- issue 14: a CooRTweet table gives its networks with the default detect ---------------
+
+def _coortweet_table(path: Path, *, planted: bool) -> None:
+    """Organic shares of Zipf-popular objects at any time by 600 accounts; with ``planted``,
+    4 groups of 6 accounts that also share organically and re-share 10 objects of their
+    own, each within 20 s."""
+    import random
+
+    rnd = random.Random(7)
+    rows = ["object_id,account_id,content_id,timestamp_share"]
+    t0, k = 1_650_000_000, 0
+    members = [f"tw_g{g}a{a}" for g in range(4) for a in range(6)] if planted else []
+    people = [f"tw_u{i}" for i in range(600)] + members
+    for _ in range(8000):
+        k += 1
+        obj = int(3000 * rnd.random() ** 3)  # a few popular objects, many rare ones
+        rows.append(f"https://ex.org/pop/{obj},{rnd.choice(people)},{k},"
+                    f"{t0 + rnd.randrange(0, 30 * 86400)}")
+    for g in range(4 if planted else 0):
+        for o in range(10):
+            t = t0 + rnd.randrange(0, 30 * 86400)
+            for a in range(6):
+                k += 1
+                rows.append(f"https://ex.org/g{g}/o{o},tw_g{g}a{a},{k},{t + rnd.randrange(20)}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_default_detect_reads_opaque_objects(tmp_path: Path) -> None:
+    import lockstep
+    from lockstep.detect import DEFAULT_SIGNALS, default_signals, detect, why_empty
+
+    src = tmp_path / "shares.csv"
+    _coortweet_table(src, planted=True)
+    ws = lockstep.open_workspace(tmp_path / "ws")
+    lockstep.ingest(ws, [src])
+    assert default_signals(ws) == DEFAULT_SIGNALS + ("co-object",)
+    run = detect(ws)
+    assert why_empty(run) is None
+    flagged = set(run.members["account_id"].to_pylist())
+    planted = {f"tw_g{g}a{a}" for g in range(4) for a in range(6)}
+    assert len(planted & flagged) >= 0.9 * len(planted)
+    assert len(flagged - planted) <= 0.02 * 600
+
+
+def test_a_table_with_no_coaction_says_why_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lockstep.cli import app
+
+    src = tmp_path / "shares.csv"
+    src.write_text("object_id,account_id,content_id,timestamp_share\n"
+                   + "".join(f"https://ex.org/{i},tw_u{i},{i},{1_650_000_000 + i}\n"
+                             for i in range(50)), encoding="utf-8")
+    ws = str(tmp_path / "ws")
+    assert CliRunner().invoke(app, ["-w", ws, "ingest", str(src)]).exit_code == 0
+    got = CliRunner().invoke(app, ["-w", ws, "detect"])
+    assert got.exit_code == 0, got.output
+    said = " ".join(got.output.split())
+    assert "no network found: no two accounts acted on the same object" in said
+    assert "co-object" in said
