@@ -692,19 +692,12 @@ def pairs(
     other tools. In CSV, text cells that a spreadsheet would run as a formula get a ' in front
     unless --raw."""
     from lockstep.detectors import get_detector
-    from lockstep.pairs import TEXT_COLUMNS
 
     det = get_detector(signal, window=window or None, min_weight=min_weight)
     if hasattr(det, "write_pairs"):  # co-action signals: streamed, never the whole table
         st = det.write_pairs(_workspace(create=False), out_path, evidence=evidence,
-                             memory_mb=memory_mb)
+                             memory_mb=memory_mb, raw=raw)
         n, window_s = st["edges"], st.get("window_s", window)
-        if not raw and st.get("format", "csv") == "csv":
-            from lockstep.spreadsheet import neutralise_csv_file
-
-            # the streamed writer does not neutralise; a pass over the file does, and leaves
-            # it untouched when no cell needs it
-            neutralise_csv_file(out_path, TEXT_COLUMNS)
     else:
         from lockstep.pairs import pairs as run_pairs
         from lockstep.pairs import pairs_stats, write_pairs

@@ -12,8 +12,8 @@ Design choices, one line each:
   never), inside the ``COPY`` itself so the file is written once; ``raw=True`` skips it.
 - Every string put into SQL (the path, the pattern, column names) goes through
   :mod:`lockstep.sql`, never by hand: a path is data, not SQL.
-- :data:`TEXT_COLUMNS` names the text columns once, for this writer and for
-  :func:`~lockstep.spreadsheet.neutralise_csv_file` on files the streamed writer made.
+- :data:`TEXT_COLUMNS` names the text columns once. The streamed co-action writer
+  (:mod:`lockstep.detectors.coaction_io`) neutralises its ids itself, once per distinct id.
 """
 from __future__ import annotations
 

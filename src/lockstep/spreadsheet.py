@@ -60,7 +60,7 @@ def csv_row(values: list[Any], *, raw: bool = False) -> list[Any]:
 def neutralise_csv_file(path: str | Path, text_columns: list[str] | tuple[str, ...]) -> bool:
     """Neutralise the cells of ``text_columns`` of the CSV file ``path`` in place.
 
-    For files written by a tool that does not neutralise (the streamed pair writer): read
+    For files written by a tool that does not neutralise: read
     in blocks with Arrow (columns as text); when no cell needs the prefix (the usual case)
     the file is left as it is, byte for byte; otherwise it is rewritten to a temporary file
     that replaces it (fields quoted only when needed, lines ending in LF).

@@ -314,7 +314,7 @@ class CoActionDetector(BaseDetector):
 
     def write_pairs(self, workspace: Workspace | str | Path, path: str | Path, /, *,
                     fmt: str | None = None, evidence: bool = False,
-                    memory_mb: int = 256) -> dict[str, Any]:
+                    memory_mb: int = 256, raw: bool = False) -> dict[str, Any]:
         """Stream the edges that :meth:`fit` would compute to a CSV or Parquet file, bucket
         by bucket, without holding the edge table (:mod:`lockstep.detectors.coaction_io`).
 
@@ -331,6 +331,10 @@ class CoActionDetector(BaseDetector):
             Working memory beyond the staged rows (about 16 bytes per row of an object
             acted on twice): DuckDB's limit while staging, candidate pairs held before
             spilling to disk, buckets in flight.
+        raw : bool, default False
+            Write a CSV's ids exactly; by default an id a spreadsheet would run as a formula
+            (``=``, ``+``, ``-``, ``@``, tab, CR first) gets a ``'`` in front
+            (:mod:`lockstep.spreadsheet`).
 
         Returns
         -------
@@ -341,7 +345,7 @@ class CoActionDetector(BaseDetector):
         from lockstep.detectors.coaction_io import stream_pairs
 
         return stream_pairs(self, workspace, path, fmt=fmt, evidence=evidence,
-                            memory_mb=memory_mb)
+                            memory_mb=memory_mb, raw=raw)
 
     def _pair_evidence(self, con: duckdb.DuckDBPyConnection, a: tuple[str | None, str],
                        b: tuple[str | None, str]) -> list[str]:

@@ -44,6 +44,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,7 @@ from lockstep.detectors.sweep import (
 )
 from lockstep.exceptions import UsageError
 from lockstep.pairs import PAIR_COLUMNS
+from lockstep.spreadsheet import FORMULA_START
 from lockstep.sql import literal
 
 if TYPE_CHECKING:
@@ -112,7 +114,7 @@ _ROW_GROUP = 1 << 17  # Parquet rows per row group (about)
 def write_pairs(workspace: Workspace | str | Path, path: str | Path, *,
                 signal: str = "co-repost", window: float | None = 60, min_weight: int = 1,
                 fmt: str | None = None, evidence: bool = False, memory_mb: int = 256,
-                **params: Any) -> dict[str, Any]:
+                raw: bool = False, **params: Any) -> dict[str, Any]:
     """Stream the pair edges of one co-action signal to a CSV or Parquet file.
 
     Parameters
@@ -135,6 +137,9 @@ def write_pairs(workspace: Workspace | str | Path, path: str | Path, *,
     **params
         Other :class:`~lockstep.detectors.CoActionDetector` parameters (``max_evidence``,
         ``pair_budget``, ``popular_threshold``, ``random_state``).
+    raw : bool, default False
+        Write a CSV's ids exactly; by default an id a spreadsheet would run as a formula gets
+        a ``'`` in front (:mod:`lockstep.spreadsheet`, reversible).
 
     Returns
     -------
@@ -160,12 +165,12 @@ def write_pairs(workspace: Workspace | str | Path, path: str | Path, *,
 
     det = get_detector(signal, window=window, min_weight=min_weight, **params)
     return stream_pairs(det, workspace, path, fmt=fmt, evidence=evidence,  # type: ignore[arg-type]
-                        memory_mb=memory_mb)
+                        memory_mb=memory_mb, raw=raw)
 
 
 def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path: str | Path,
                  *, fmt: str | None = None, evidence: bool = False,
-                 memory_mb: int = 256) -> dict[str, Any]:
+                 memory_mb: int = 256, raw: bool = False) -> dict[str, Any]:
     """:func:`write_pairs` with the parameters of ``det`` (what
     :meth:`CoActionDetector.write_pairs` runs).
 
@@ -181,13 +186,14 @@ def stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path:
     pa.set_memory_pool(pa.system_memory_pool())
     try:
         return _stream_pairs(det, workspace, path, fmt=fmt, evidence=evidence,
-                             memory_mb=memory_mb)
+                             memory_mb=memory_mb, raw=raw)
     finally:
         pa.set_memory_pool(previous)
 
 
 def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path: str | Path,
-                  *, fmt: str | None, evidence: bool, memory_mb: int) -> dict[str, Any]:
+                  *, fmt: str | None, evidence: bool, memory_mb: int,
+                  raw: bool = False) -> dict[str, Any]:
     det._validate_params()
     check_int("memory_mb", memory_mb, 16)
     path = Path(path)
@@ -302,7 +308,7 @@ def _stream_pairs(det: CoActionDetector, workspace: Workspace | str | Path, path
         # stays small)
         _tune_malloc(_MMAP_WRITE)
         try:
-            n_edges, n_pairs = _write(det, rows, sets, tmp_path, fmt, evidence, stats)
+            n_edges, n_pairs = _write(det, rows, sets, tmp_path, fmt, evidence, stats, raw)
         finally:
             _tune_malloc()
         tmp_path.replace(path)
@@ -359,15 +365,21 @@ def _file_connection(path: Path, memory_limit: str, threads: int
 
 
 def _write(det: CoActionDetector, rows: Rows, sets: list[Buckets], path: Path, fmt: str,
-           evidence: bool, stats: dict[str, Any]) -> tuple[int, int]:
+           evidence: bool, stats: dict[str, Any], raw: bool = False) -> tuple[int, int]:
     """Load and reduce the buckets on worker threads, each into a file part (CSV text or an
-    Arrow table), written in key order by this thread."""
+    Arrow table), written in key order by this thread. A CSV's ids that a spreadsheet would
+    run as formulas are neutralised once per distinct id (:mod:`lockstep.spreadsheet`)
+    unless ``raw``."""
     n_acc = len(rows.acc_id)
     signal = SIGNALS[det.object_type]
     lean = rows.lean
     fraction = (rows.t_scale % _US != 0 and bool(len(rows.t))
                 and bool(np.any((rows.t * rows.t_scale + rows.t_base) % _US)))
     csv_opts = None
+    neutral = fmt == "csv" and not raw
+    if neutral:  # each cell holds one id: neutralising the distinct ids neutralises the cells
+        rows = replace(rows, acc_id=_neutral(rows.acc_id),
+                       acc_platform=_neutral(rows.acc_platform))
     if fmt == "csv":
         ids = [rows.acc_id, rows.acc_platform] + ([rows.ev_id] if evidence else [])
         plain = not any(pc.any(pc.match_substring_regex(x, _NEEDS_QUOTES)).as_py()
@@ -403,7 +415,7 @@ def _write(det: CoActionDetector, rows: Rows, sets: list[Buckets], path: Path, f
         n = len(part["key"])
         if not n:
             return 0, int(part["event_pairs"]), None
-        table = _file_table(part, rows, n_acc, signal, fmt, evidence, fraction)
+        table = _file_table(part, rows, n_acc, signal, fmt, evidence, fraction, neutral)
         if csv_opts is None:
             return n, int(part["event_pairs"]), table
         sink = pa.BufferOutputStream()
@@ -468,8 +480,18 @@ def _file_schema(evidence: bool) -> pa.Schema:
     return pa.schema([EDGE_SCHEMA.field(c) for c in names])
 
 
+def _neutral(values: pa.Array) -> pa.Array:
+    """``values`` with a ``'`` before each that a spreadsheet would run as a formula."""
+    if not len(values):
+        return values
+    hit = pc.match_substring_regex(values, FORMULA_START)
+    if not pc.any(hit).as_py():
+        return values
+    return pc.if_else(hit, pc.binary_join_element_wise("'", values, ""), values)
+
+
 def _file_table(p: dict[str, Any], rows: Rows, n_acc: int, signal: str, fmt: str,
-                evidence: bool, fraction: bool) -> pa.Table:
+                evidence: bool, fraction: bool, neutral: bool = False) -> pa.Table:
     """One bucket's edges with the file's columns (times as ISO text for CSV)."""
     n = len(p["key"])
     lo, hi = p["key"] // n_acc, p["key"] % n_acc
@@ -493,7 +515,8 @@ def _file_table(p: dict[str, Any], rows: Rows, n_acc: int, signal: str, fmt: str
         ids = pc.binary_join_element_wise(rows.ev_id.take(p["ev_lo"]),
                                           rows.ev_id.take(p["ev_hi"]), "|")
         lists = pa.ListArray.from_arrays(pa.array(offsets), ids)
-        cols.append(pc.binary_join(lists, " ") if fmt == "csv" else lists)
+        cell = pc.binary_join(lists, " ") if fmt == "csv" else lists
+        cols.append(_neutral(cell) if neutral else cell)
         names.append("evidence")
     return pa.table(cols, names=names)
 
